@@ -1,0 +1,139 @@
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+
+from accounts.api import Conflict
+from mailadmin.status import MessageStatus
+from tenants.api import TenantAPIView
+from tenants.models import Role
+
+from . import services
+from .models import Attempt, Message
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    server = serializers.CharField(source="server_name")
+
+    class Meta:
+        model = Attempt
+        fields = ["at", "server", "outcome", "code", "detail"]
+
+
+class MessageSerializer(serializers.ModelSerializer):
+    server = serializers.CharField(source="server_name")
+    priority = serializers.CharField(source="priority_name")
+    attempts = AttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Message
+        fields = [
+            "id", "status", "server", "to", "cc", "bcc", "subject", "message_id",
+            "priority", "idempotency_key", "created_at", "sent_at", "next_attempt_at",
+            "attempts_count", "last_error", "last_reply", "attempts",
+        ]  # fmt: skip
+
+    def get_fields(self):
+        fields = super().get_fields()
+        ordered = {}
+        for name, field in fields.items():  # "from" is a keyword: add it by hand, after server
+            ordered[name] = field
+            if name == "server":
+                ordered["from"] = serializers.CharField(source="from_email", read_only=True)
+        return ordered
+
+
+class AttachmentSerializer(serializers.Serializer):
+    filename = serializers.CharField(max_length=255)
+    content_type = serializers.CharField(required=False, allow_blank=True)
+    content_base64 = serializers.CharField()
+
+
+class MessageInputSerializer(serializers.Serializer):
+    server = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    from_name = serializers.CharField(required=False, allow_blank=True)
+    to = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+    cc = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+    bcc = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
+    reply_to = serializers.JSONField(required=False)
+    subject = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    text = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
+    html = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
+    headers = serializers.DictField(
+        child=serializers.CharField(trim_whitespace=False), required=False
+    )
+    attachments = AttachmentSerializer(many=True, required=False)
+    idempotency_key = serializers.CharField(required=False, max_length=200, allow_blank=True)
+    priority = serializers.ChoiceField(choices=["low", "normal", "high"], required=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.CharField(required=False, allow_blank=True)
+        return fields
+
+    def to_service_kwargs(self) -> dict:
+        data = dict(self.validated_data)
+        if "from" in data:
+            data["from_email"] = data.pop("from")
+        if "attachments" in data:
+            data["attachments"] = [dict(a) for a in data["attachments"]]
+        return data
+
+
+def _messages(view):
+    return Message.objects.for_tenant(view.tenant)
+
+
+class MessageListView(TenantAPIView):
+    write_role = Role.SENDER
+
+    def get(self, request, tenant):
+        messages = _messages(self).defer("raw").prefetch_related("attempts")
+        if value := request.query_params.get("status"):
+            if value not in MessageStatus.values:
+                raise ValidationError({"status": [f"One of {', '.join(MessageStatus.values)}."]})
+            messages = messages.filter(status=value)
+        if value := request.query_params.get("server"):
+            messages = messages.filter(server_name=value)
+        if value := request.query_params.get("since"):
+            since = parse_datetime(value)
+            if since is None:
+                raise ValidationError(
+                    {"since": ["Use an ISO 8601 time, e.g. 2026-01-31T12:00:00Z."]}
+                )
+            messages = messages.filter(created_at__gte=since)
+        pager = LimitOffsetPagination()
+        page = pager.paginate_queryset(messages, request, view=self)
+        return pager.get_paginated_response(MessageSerializer(page, many=True).data)
+
+    def post(self, request, tenant):
+        data = MessageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message, created = services.enqueue_message(self.tenant, **data.to_service_kwargs())
+        return Response(
+            MessageSerializer(message).data,
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )
+
+
+class MessageDetailView(TenantAPIView):
+    def get(self, request, tenant, message_id):
+        message = get_object_or_404(_messages(self), id=message_id)
+        return Response(MessageSerializer(message).data)
+
+
+class MessageActionView(TenantAPIView):
+    write_role = Role.SENDER
+    action = ""
+
+    def post(self, request, tenant, message_id):
+        message = get_object_or_404(_messages(self), id=message_id)
+        act = services.cancel_message if self.action == "cancel" else services.retry_message
+        if not act(message):
+            raise Conflict(f"A {message.status} message cannot be {self.action}led."
+                           if self.action == "cancel"
+                           else f"A {message.status} message cannot be retried.")  # fmt: skip
+        message.refresh_from_db()
+        return Response(MessageSerializer(message).data)

@@ -1,0 +1,193 @@
+"""The delivery engine: claim due messages, send them per server on one connection, record.
+
+Claiming is a conditional status transition (`queued` → `sending` with a claim token), made
+after `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL. SQLite ignores the row lock, but the
+conditional UPDATE still lets only one worker win each row, so the same code is safe on both.
+"""
+
+import logging
+import random
+import uuid
+from datetime import timedelta
+from itertools import groupby
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from mailadmin.errors import MailError
+from mailadmin.status import MessageStatus, Outcome
+from servers.transports import transport_for
+
+from .models import Attempt, Message
+
+log = logging.getLogger(__name__)
+BATCH_SIZE = 100
+
+
+def claim(*, ids: list[str] | None = None, limit: int = BATCH_SIZE) -> list[Message]:
+    token = uuid.uuid4()
+    now = timezone.now()
+    with transaction.atomic():
+        due = Message.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now)
+        if ids is not None:
+            due = due.filter(id__in=ids)
+        picked = list(
+            due.order_by("-priority", "next_attempt_at")
+            .select_for_update(skip_locked=True)
+            .values_list("id", flat=True)[:limit]
+        )
+        if not picked:
+            return []
+        Message.objects.filter(id__in=picked, status=MessageStatus.QUEUED).update(
+            status=MessageStatus.SENDING, claim=token, claimed_at=now
+        )
+    return list(
+        Message.objects.filter(claim=token, status=MessageStatus.SENDING)
+        .select_related("server__auth_account", "tenant")
+        .order_by("server_id", "-priority", "next_attempt_at")
+    )
+
+
+def backoff_seconds(attempts: int) -> float:
+    base = settings.MAILADMIN_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
+    capped = min(base, settings.MAILADMIN_RETRY_MAX_SECONDS)
+    return capped * random.uniform(0.8, 1.2)  # jitter keeps retries of a burst apart
+
+
+def _finish(message: Message, *, status: str, **fields) -> bool:
+    """Write the outcome only if this worker still holds the claim."""
+    return bool(
+        Message.objects.filter(pk=message.pk, claim=message.claim).update(
+            status=status, claim=None, claimed_at=None, **fields
+        )
+    )
+
+
+def record_sent(message: Message, code: int, reply: str, refused: dict) -> None:
+    now = timezone.now()
+    detail = f"{code} {reply}"
+    if refused:
+        detail += " — refused: " + "; ".join(f"{a}: {c} {t}" for a, (c, t) in refused.items())
+    with transaction.atomic():
+        if _finish(
+            message,
+            status=MessageStatus.SENT,
+            sent_at=now,
+            last_reply=detail,
+            last_error="",
+            attempts_count=message.attempts_count + 1,
+        ):
+            Attempt.objects.create(
+                tenant_id=message.tenant_id,
+                message=message,
+                server_name=message.server_name,
+                at=now,
+                outcome=Outcome.SENT,
+                code=code,
+                detail=detail,
+            )
+
+
+def record_failure(message: Message, err: MailError) -> float | None:
+    """Reschedule (returns the delay in seconds) or fail the message for good (returns None)."""
+    attempts = message.attempts_count + 1
+    text = err.describe()
+    give_up = not err.retryable or attempts >= settings.MAILADMIN_MAX_ATTEMPTS
+    now = timezone.now()
+    delay = None
+    with transaction.atomic():
+        if give_up:
+            if err.retryable:
+                text = f"Gave up after {attempts} attempts. Last error: {text}"
+            done = _finish(message, status=MessageStatus.FAILED, last_error=text,
+                           attempts_count=attempts)  # fmt: skip
+        else:
+            delay = backoff_seconds(attempts)
+            done = _finish(
+                message,
+                status=MessageStatus.QUEUED,
+                last_error=text,
+                attempts_count=attempts,
+                next_attempt_at=now + timedelta(seconds=delay),
+            )
+        if done:
+            Attempt.objects.create(
+                tenant_id=message.tenant_id,
+                message=message,
+                server_name=message.server_name,
+                at=now,
+                outcome=Outcome.FAILED if give_up else Outcome.DEFERRED,
+                code=err.code,
+                detail=text,
+            )
+    return delay if done else None
+
+
+def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
+    """Send claimed messages, one connection per server. Returns retries as (id, delay)."""
+    retries: list[tuple[str, float]] = []
+    for _, group in groupby(messages, key=lambda m: m.server_id):
+        group = list(group)
+        server = group[0].server
+        if server is None:
+            err = MailError("The server of this message was deleted.",
+                            hint="Retry it after choosing another server.")  # fmt: skip
+            for message in group:
+                record_failure(message, err)
+            continue
+        transport = transport_for(server)
+        try:
+            for index, message in enumerate(group):
+                try:
+                    result = transport.send(
+                        message.from_email, message.recipients, bytes(message.raw)
+                    )
+                except MailError as err:
+                    log.info("message %s not sent: %s", message.id, err.message)
+                    delay = record_failure(message, err)
+                    if delay is not None:
+                        retries.append((str(message.id), delay))
+                    if transport.connection is None and err.retryable and index + 1 < len(group):
+                        # The connection itself failed: the rest of the batch would only
+                        # repeat it now, so put them back for a later try without an attempt.
+                        _release(group[index + 1 :])
+                        break
+                    continue
+                record_sent(message, result.code, result.reply, result.refused)
+        finally:
+            transport.close()
+    return retries
+
+
+def _release(messages: list[Message]) -> None:
+    for message in messages:
+        Message.objects.filter(pk=message.pk, claim=message.claim).update(
+            status=MessageStatus.QUEUED, claim=None, claimed_at=None
+        )
+
+
+def deliver_due(*, ids: list[str] | None = None, max_batches: int = 50) -> list[tuple[str, float]]:
+    retries = []
+    for _ in range(max_batches):
+        batch = claim(ids=ids)
+        if not batch:
+            break
+        retries.extend(deliver_batch(batch))
+        if ids is not None:
+            break
+    return retries
+
+
+def requeue_stale() -> int:
+    """Give back rows left in `sending` by a worker that died mid-batch."""
+    cutoff = timezone.now() - timedelta(seconds=settings.MAILADMIN_STALE_SENDING_SECONDS)
+    return Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).update(
+        status=MessageStatus.QUEUED, claim=None, claimed_at=None
+    )
+
+
+def overdue_exists() -> bool:
+    return Message.objects.filter(
+        status=MessageStatus.QUEUED, next_attempt_at__lte=timezone.now()
+    ).exists()
