@@ -7,6 +7,8 @@ from django.core.validators import EmailValidator
 
 _validate_email = EmailValidator(allowlist=["localhost"])
 _CRLF = re.compile(r"[\r\n]")
+# RFC 6531 local part: UTF-8 dot-atom text (Django's validator knows only ASCII ones).
+_UTF8_LOCAL = re.compile(r'^[^\s@"(),:;<>\[\]\\.]+(\.[^\s@"(),:;<>\[\]\\.]+)*$')
 
 
 def has_crlf(value: str) -> bool:
@@ -23,10 +25,21 @@ def address_error(address: str) -> str | None:
         return "An address is empty."
     if has_crlf(address):
         return f"'{address!r}' contains a line break (header injection is refused)."
+    invalid = f"'{address}' is not a valid email address."
+    candidate = address
+    if not address.isascii():
+        local, _, domain = address.rpartition("@")
+        if not local.isascii() and not _UTF8_LOCAL.match(local):
+            return invalid
+        try:
+            ascii_domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return invalid
+        candidate = f"{local if local.isascii() else 'x'}@{ascii_domain}"
     try:
-        _validate_email(address)
+        _validate_email(candidate)
     except ValidationError:
-        return f"'{address}' is not a valid email address."
+        return invalid
     return None
 
 

@@ -87,6 +87,9 @@ class SmtpTransport(Transport):
                 )
             else:
                 conn = smtplib.SMTP(local_hostname=local_hostname(), timeout=server.timeout_seconds)
+            # smtplib takes the TLS server name (SNI, hostname check) from the constructor's
+            # host, which is not passed so that connecting can be traced as its own step.
+            conn._host = server.host
             self.connection = conn
             with self.trace.step(
                 "connect (TLS)" if mode == Security.SSL_ON_CONNECT else "connect"

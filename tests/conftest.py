@@ -1,0 +1,101 @@
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.services import save_account
+from servers.services import save_server
+from tenants.models import Membership, Role
+from tenants.services import create_api_key, create_tenant
+
+from .smtp_server import PASSWORD, USERNAME, Certificates, start_server
+
+
+@pytest.fixture(scope="session")
+def certificates():
+    return Certificates()
+
+
+@pytest.fixture
+def smtp_server():
+    """A plain SMTP server without AUTH (an internal relay)."""
+    controller = start_server()
+    yield controller
+    controller.stop()
+
+
+@pytest.fixture
+def make_smtp_server(certificates):
+    started = []
+
+    def make(**kwargs):
+        kwargs.setdefault("certificates", certificates)
+        controller = start_server(**kwargs)
+        started.append(controller)
+        return controller
+
+    yield make
+    for controller in started:
+        controller.stop()
+
+
+@pytest.fixture
+def tenant(db):
+    return create_tenant(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return create_tenant(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def basic_account(tenant):
+    return save_account(
+        tenant, {"name": "mailer", "kind": "basic", "username": USERNAME, "password": PASSWORD}
+    )
+
+
+def relay_settings(controller, **overrides) -> dict:
+    data = {
+        "name": "DEFAULT",
+        "host": "127.0.0.1",
+        "port": controller.port,
+        "security": "none",
+        "default_from": "app@acme.example",
+        "timeout_seconds": 5,
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def relay(tenant, smtp_server):
+    """The tenant's DEFAULT server, pointing at an open relay."""
+    return save_server(tenant, relay_settings(smtp_server))
+
+
+def member(django_user_model, tenant, username, role):
+    user = django_user_model.objects.create_user(username, password="pw-" + username)
+    Membership.objects.create(tenant=tenant, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def admin_user(django_user_model, tenant):
+    return member(django_user_model, tenant, "alice", Role.ADMIN)
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("root", "", "root-password")
+
+
+def api_client(tenant, role="admin") -> APIClient:
+    _, raw = create_api_key(tenant, name=f"key-{role}", role=role)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(tenant):
+    return api_client(tenant, "admin")

@@ -1,0 +1,143 @@
+"""Real SMTP servers for tests: aiosmtpd on free loopback ports, with TLS and AUTH."""
+
+import asyncio
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+USERNAME = "mailer@example.com"
+PASSWORD = "correct horse battery staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    mail_options: list[str]
+
+
+@dataclass
+class Handler:
+    """Records accepted messages. Scripted replies let a test make the server misbehave."""
+
+    received: list[Received] = field(default_factory=list)
+    # Replies to give to the next DATA commands instead of accepting ("451 ...", "550 ...").
+    data_replies: list[str] = field(default_factory=list)
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    data_delay: float = 0.0
+    logins: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.rcpt_replies:
+            return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        with self.lock:
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            self.received.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                    list(envelope.mail_options),
+                )
+            )
+            number = len(self.received)
+        return f"250 2.0.0 Ok: queued as TEST{number}"
+
+
+def authenticator(handler: Handler):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == USERNAME
+            and auth_data.password.decode() == PASSWORD
+        )
+        if ok:
+            handler.logins.append(mechanism)
+        return AuthResult(success=ok, handled=False)
+
+    return check
+
+
+class Certificates:
+    """A private CA and a certificate for 127.0.0.1, like a company's internal relay."""
+
+    def __init__(self):
+        self.ca = trustme.CA()
+        self.cert = self.ca.issue_cert("127.0.0.1", "localhost")
+
+    @property
+    def ca_pem(self) -> str:
+        return self.ca.cert_pem.bytes().decode()
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.cert.configure_cert(context)
+        return context
+
+
+class SSLController(Controller):
+    """aiosmtpd's readiness probe needs a TLS client for an implicit-TLS server."""
+
+    def _trigger_server(self):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with socket.create_connection((self.hostname, self.port), 1.0) as raw:
+            with context.wrap_socket(raw) as sock:
+                sock.recv(1024)
+
+
+def start_server(
+    *,
+    mode: str = "plain",
+    auth: bool = False,
+    certificates: Certificates | None = None,
+    handler: Handler | None = None,
+    exclude_auth: tuple[str, ...] = (),
+    smtputf8: bool = True,
+):
+    """Start a server. mode: plain | starttls (required) | starttls_optional | smtps."""
+    handler = handler or Handler()
+    kwargs = dict(
+        hostname="127.0.0.1",
+        port=free_port(),
+        auth_exclude_mechanism=list(exclude_auth),
+        enable_SMTPUTF8=smtputf8,
+        decode_data=False,
+    )
+    if auth:
+        kwargs.update(authenticator=authenticator(handler), auth_required=True)
+    if mode in ("plain",):
+        kwargs["auth_require_tls"] = False
+    cls = Controller
+    if mode in ("starttls", "starttls_optional"):
+        kwargs["tls_context"] = certificates.server_context()
+        kwargs["require_starttls"] = mode == "starttls"
+    elif mode == "smtps":
+        kwargs["ssl_context"] = certificates.server_context()
+        kwargs["auth_require_tls"] = False  # aiosmtpd hides AUTH on implicit TLS otherwise
+        cls = SSLController
+    controller = cls(handler, **kwargs)
+    controller.start()
+    controller.handler_obj = handler
+    return controller
