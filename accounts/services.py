@@ -32,6 +32,11 @@ def save_account(tenant: Tenant, data: dict, *, account: AuthAccount | None = No
         account.full_clean(exclude=["tenant", *SECRET_FIELDS])
     except ValidationError as err:
         errors.update(err.message_dict)
+    others = AuthAccount.objects.for_tenant(tenant).exclude(pk=account.pk)
+    if account.name and others.filter(name=account.name).exists():
+        errors.setdefault("name", []).append(
+            f"An auth account named '{account.name}' already exists."
+        )
     provider = PROVIDERS.get(account.kind)
     if provider is not None:
         for field, messages in provider.validate(account).items():

@@ -1,8 +1,8 @@
+from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
-
-from .celery import app
+from kombu import Connection
 
 
 @require_GET
@@ -20,8 +20,11 @@ def readyz(request):
     except Exception as err:  # noqa: BLE001 - any failure means "not ready"
         failing["database"] = type(err).__name__
     try:
-        with app.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=2)
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+        with Connection(
+            settings.CELERY_BROKER_URL, transport_options=options, connect_timeout=2
+        ) as conn:
+            conn.connect()
     except Exception as err:  # noqa: BLE001
         failing["broker"] = type(err).__name__
     if failing:

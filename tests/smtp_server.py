@@ -102,9 +102,11 @@ class SSLController(Controller):
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        with socket.create_connection((self.hostname, self.port), 1.0) as raw:
-            with context.wrap_socket(raw) as sock:
-                sock.recv(1024)
+        with (
+            socket.create_connection((self.hostname, self.port), 1.0) as raw,
+            context.wrap_socket(raw) as sock,
+        ):
+            sock.recv(1024)
 
 
 def start_server(

@@ -51,6 +51,12 @@ class Trace:
             record.ms = round((time.perf_counter() - start) * 1000, 1)
             self.steps.append(record)
 
+    def annotate(self, err) -> None:
+        """Put a translated error's sentence and hint on the step that failed."""
+        if self.enabled and self.steps and not self.steps[-1].ok:
+            self.steps[-1].detail = getattr(err, "message", str(err))
+            self.steps[-1].hint = getattr(err, "hint", "")
+
 
 class Transport:
     def __init__(self, server, *, trace: Trace | None = None):

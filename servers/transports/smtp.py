@@ -245,6 +245,7 @@ class SmtpTransport(Transport):
 
     def _raise_translated(self, err: BaseException):
         translated = self._translate(err)
+        self.trace.annotate(translated)
         if translated is err:
             raise err
         raise translated from err
