@@ -25,9 +25,18 @@ class AuthAccountSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuthAccount
         fields = [
-            "name", "description", "active", "kind", "username", "password", "has_password",
-            "token_status", "last_error", "created_at", "updated_at",
-        ]  # fmt: skip
+            "name",
+            "description",
+            "active",
+            "kind",
+            "username",
+            "password",
+            "has_password",
+            "token_status",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["token_status", "last_error", "created_at", "updated_at"]
         # Uniqueness and the kind's rules are checked by the service, in one place.
         validators = []

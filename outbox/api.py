@@ -30,10 +30,24 @@ class MessageSerializer(serializers.ModelSerializer):
     class Meta:
         model = Message
         fields = [
-            "id", "status", "server", "to", "cc", "bcc", "subject", "message_id",
-            "priority", "idempotency_key", "created_at", "sent_at", "next_attempt_at",
-            "attempts_count", "last_error", "last_reply", "attempts",
-        ]  # fmt: skip
+            "id",
+            "status",
+            "server",
+            "to",
+            "cc",
+            "bcc",
+            "subject",
+            "message_id",
+            "priority",
+            "idempotency_key",
+            "created_at",
+            "sent_at",
+            "next_attempt_at",
+            "attempts_count",
+            "last_error",
+            "last_reply",
+            "attempts",
+        ]
 
     def get_fields(self):
         fields = super().get_fields()
@@ -132,8 +146,10 @@ class MessageActionView(TenantAPIView):
         message = get_object_or_404(_messages(self), id=message_id)
         act = services.cancel_message if self.action == "cancel" else services.retry_message
         if not act(message):
-            raise Conflict(f"A {message.status} message cannot be {self.action}led."
-                           if self.action == "cancel"
-                           else f"A {message.status} message cannot be retried.")  # fmt: skip
+            raise Conflict(
+                f"A {message.status} message cannot be {self.action}led."
+                if self.action == "cancel"
+                else f"A {message.status} message cannot be retried."
+            )
         message.refresh_from_db()
         return Response(MessageSerializer(message).data)

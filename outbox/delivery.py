@@ -100,8 +100,9 @@ def record_failure(message: Message, err: MailError) -> float | None:
         if give_up:
             if err.retryable:
                 text = f"Gave up after {attempts} attempts. Last error: {text}"
-            done = _finish(message, status=MessageStatus.FAILED, last_error=text,
-                           attempts_count=attempts)  # fmt: skip
+            done = _finish(
+                message, status=MessageStatus.FAILED, last_error=text, attempts_count=attempts
+            )
         else:
             delay = backoff_seconds(attempts)
             done = _finish(
@@ -131,8 +132,10 @@ def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
         group = list(group)
         server = group[0].server
         if server is None:
-            err = MailError("The server of this message was deleted.",
-                            hint="Retry it after choosing another server.")  # fmt: skip
+            err = MailError(
+                "The server of this message was deleted.",
+                hint="Retry it after choosing another server.",
+            )
             for message in group:
                 record_failure(message, err)
             continue

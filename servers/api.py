@@ -22,12 +22,30 @@ class ServerSerializer(serializers.ModelSerializer):
     class Meta:
         model = ServerConfig
         fields = [
-            "name", "description", "active", "is_default", "transport", "host", "port",
-            "security", "verify_certificate", "ca_certificates", "timeout_seconds",
-            "auth_account", "default_from", "default_from_name", "reply_to", "from_policy",
-            "allowed_from", "override_recipients", "allow_utf8", "max_connections",
-            "rate_limit_per_minute", "created_at", "updated_at",
-        ]  # fmt: skip
+            "name",
+            "description",
+            "active",
+            "is_default",
+            "transport",
+            "host",
+            "port",
+            "security",
+            "verify_certificate",
+            "ca_certificates",
+            "timeout_seconds",
+            "auth_account",
+            "default_from",
+            "default_from_name",
+            "reply_to",
+            "from_policy",
+            "allowed_from",
+            "override_recipients",
+            "allow_utf8",
+            "max_connections",
+            "rate_limit_per_minute",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = ["created_at", "updated_at"]
         validators = []
         extra_kwargs = {"name": {"validators": []}}

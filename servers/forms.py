@@ -35,12 +35,15 @@ class ServerForm(forms.Form):
         help_text="587 for STARTTLS, 465 for SSL on connect, 25 for relays.",
     )
     security = forms.ChoiceField(choices=Security.choices, initial=Security.AUTO)
-    verify_certificate = forms.BooleanField(required=False, initial=True,
-                                            label="Validate the server's certificate")  # fmt: skip
+    verify_certificate = forms.BooleanField(
+        required=False, initial=True, label="Validate the server's certificate"
+    )
     ca_certificates = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="CA certificates (PEM)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="CA certificates (PEM)",
         help_text="For servers with a private or self-signed certificate.",
-    )  # fmt: skip
+    )
     timeout_seconds = forms.FloatField(min_value=1, max_value=600, initial=30, label="Timeout (s)")
     # Authentication
     auth_account = forms.ChoiceField(required=False, label="Auth account")
@@ -56,21 +59,37 @@ class ServerForm(forms.Form):
         min_value=0, initial=0, help_text="Messages per minute; 0 = no limit."
     )
     override_recipients = ListField(
-        required=False, label="Recipient override (staging)",
+        required=False,
+        label="Recipient override (staging)",
         help_text="When set, every message goes only to these addresses.",
-    )  # fmt: skip
+    )
     # Advanced
     allow_utf8 = forms.BooleanField(required=False, label="Allow UTF-8 addresses (SMTPUTF8)")
 
     GROUPS = {
-        "Connection": ["name", "description", "active", "is_default", "host", "port", "security",
-                       "verify_certificate", "ca_certificates", "timeout_seconds"],
+        "Connection": [
+            "name",
+            "description",
+            "active",
+            "is_default",
+            "host",
+            "port",
+            "security",
+            "verify_certificate",
+            "ca_certificates",
+            "timeout_seconds",
+        ],
         "Authentication": ["auth_account"],
-        "Message defaults": ["default_from", "default_from_name", "reply_to", "from_policy",
-                             "allowed_from"],
+        "Message defaults": [
+            "default_from",
+            "default_from_name",
+            "reply_to",
+            "from_policy",
+            "allowed_from",
+        ],
         "Delivery": ["max_connections", "rate_limit_per_minute", "override_recipients"],
         "Advanced": ["allow_utf8"],
-    }  # fmt: skip
+    }
 
     def __init__(self, *args, server: ServerConfig | None = None, account_names=(), **kwargs):
         if server is not None and "initial" not in kwargs:

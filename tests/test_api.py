@@ -321,8 +321,9 @@ def test_bad_messages_are_400_naming_the_field(sending_api, body, field):
 
 def test_message_list_filters(sending_api):
     for i in range(3):
-        sending_api.post(f"{BASE}/acme/messages", {"to": ["b@x.example"], "text": str(i)},
-                         format="json")  # fmt: skip
+        sending_api.post(
+            f"{BASE}/acme/messages", {"to": ["b@x.example"], "text": str(i)}, format="json"
+        )
     Message.objects.filter(pk=Message.objects.first().pk).update(status=MessageStatus.FAILED)
     assert sending_api.get(f"{BASE}/acme/messages").json()["count"] == 3
     assert sending_api.get(f"{BASE}/acme/messages?status=failed").json()["count"] == 1
@@ -378,8 +379,13 @@ def test_a_key_of_tenant_a_gets_404_on_every_object_of_tenant_b(tenant, other_te
     ]
     for url in urls:
         assert a.get(BASE + url).status_code == 404, url
-    for url in ["/globex/servers/DEFAULT/test", f"/globex/messages/{message_id}/cancel",
-                "/globex/messages", "/globex/servers", "/globex/auth-accounts"]:  # fmt: skip
+    for url in [
+        "/globex/servers/DEFAULT/test",
+        f"/globex/messages/{message_id}/cancel",
+        "/globex/messages",
+        "/globex/servers",
+        "/globex/auth-accounts",
+    ]:
         assert a.post(BASE + url, {}, format="json").status_code == 404, url
     assert a.delete(f"{BASE}/globex/servers/DEFAULT").status_code == 404
     assert a.patch(f"{BASE}/globex/auth-accounts/mailer", {}, format="json").status_code == 404

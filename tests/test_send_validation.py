@@ -122,5 +122,10 @@ def test_the_same_idempotency_key_in_another_tenant_is_another_message(relay, ot
 
 
 def relay_settings_for_port(port):
-    return {"name": "DEFAULT", "host": "127.0.0.1", "port": port, "security": "none",
-            "default_from": "app@globex.example"}  # fmt: skip
+    return {
+        "name": "DEFAULT",
+        "host": "127.0.0.1",
+        "port": port,
+        "security": "none",
+        "default_from": "app@globex.example",
+    }
