@@ -1,10 +1,12 @@
 from django import forms
 
+from mailadmin.forms import Form
+
 from .models import AuthAccount
 from .providers import KIND_CHOICES
 
 
-class AuthAccountForm(forms.Form):
+class AuthAccountForm(Form):
     name = forms.CharField(max_length=100, help_text="Letters, digits, '-' and '_'.")
     description = forms.CharField(max_length=500, required=False)
     active = forms.BooleanField(required=False, initial=True)

@@ -2,6 +2,8 @@ import re
 
 from django import forms
 
+from mailadmin.forms import Form
+
 from .models import FromPolicy, Security, ServerConfig
 
 _SPLIT = re.compile(r"[\s,;]+")
@@ -19,7 +21,7 @@ class ListField(forms.CharField):
         return [v for v in _SPLIT.split(value or "") if v]
 
 
-class ServerForm(forms.Form):
+class ServerForm(Form):
     # Connection
     name = forms.CharField(
         max_length=100, help_text="e.g. DEFAULT. Applications send by this name."
@@ -105,5 +107,5 @@ class ServerForm(forms.Form):
         return [(title, [self[f] for f in names]) for title, names in self.GROUPS.items()]
 
 
-class TestEmailForm(forms.Form):
+class TestEmailForm(Form):
     send_to = forms.EmailField(label="Send a test email to")
