@@ -4,10 +4,15 @@ from celery import shared_task
 
 from . import delivery
 
+# Longer waits are left to the sweep: a Redis ETA task held past the broker's visibility
+# timeout is delivered again, and the row's next_attempt_at is the truth anyway.
+MAX_COUNTDOWN_SECONDS = 300
+
 
 def _schedule(retries: list[tuple[str, float]]) -> None:
     for message_id, delay in retries:
-        deliver.apply_async(args=[message_id], countdown=delay)
+        if delay <= MAX_COUNTDOWN_SECONDS:
+            deliver.apply_async(args=[message_id], countdown=delay)
 
 
 @shared_task(acks_late=True)
