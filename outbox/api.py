@@ -5,9 +5,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
-from accounts.api import Conflict
 from mailadmin.status import MessageStatus
-from tenants.api import TenantAPIView
+from tenants.api import Conflict, TenantAPIView
 from tenants.models import Role
 
 from . import services

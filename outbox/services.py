@@ -133,6 +133,10 @@ def _attachments(items) -> list[tuple[str, str, bytes]]:
     return result
 
 
+def _first_with_key(tenant: Tenant, key: str) -> Message | None:
+    return Message.objects.for_tenant(tenant).filter(idempotency_key=key).first()
+
+
 def enqueue_message(
     tenant: Tenant,
     *,
@@ -156,10 +160,8 @@ def enqueue_message(
 
     Returns (message, created). A repeated idempotency key returns the first message.
     """
-    if idempotency_key:
-        existing = Message.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key)
-        if first := existing.first():
-            return first, False
+    if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):
+        return first, False
     config = resolve_server(tenant, server)
     utf8 = config.allow_utf8
     to_list = _addresses("to", to, allow_utf8=utf8)
@@ -237,10 +239,8 @@ def enqueue_message(
             deliver.delay_on_commit(str(message.id))
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
-        if idempotency_key:
-            first = Message.objects.for_tenant(tenant).filter(idempotency_key=idempotency_key)
-            if found := first.first():
-                return found, False
+        if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):
+            return first, False
         raise
     return message, True
 

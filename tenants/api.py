@@ -1,5 +1,6 @@
+from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import APIException, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,6 +28,62 @@ class TenantAPIView(APIView):
                 f"This needs the '{needed}' role in tenant '{self.tenant.slug}'; "
                 f"you have '{self.role}'."
             )
+
+
+class NamedListView(TenantAPIView):
+    """GET the tenant's objects; POST creates one through `save(tenant, data)`."""
+
+    serializer_class: type[serializers.Serializer]
+
+    def queryset(self):
+        raise NotImplementedError
+
+    def save(self, tenant, data, instance=None):
+        raise NotImplementedError
+
+    def get(self, request, tenant):
+        return Response(self.serializer_class(self.queryset(), many=True).data)
+
+    def post(self, request, tenant):
+        data = self.serializer_class(data=request.data)
+        data.is_valid(raise_exception=True)
+        created = self.save(self.tenant, data.validated_data)
+        return Response(self.serializer_class(created).data, status=status.HTTP_201_CREATED)
+
+
+class NamedDetailView(NamedListView):
+    """GET/PUT/PATCH/DELETE one object of the tenant by its name (404 in another tenant)."""
+
+    def remove(self, instance) -> None:
+        raise NotImplementedError
+
+    def get_object(self, name):
+        return get_object_or_404(self.queryset(), name=name)
+
+    def get(self, request, tenant, name):
+        return Response(self.serializer_class(self.get_object(name)).data)
+
+    def _update(self, request, name, *, partial):
+        instance = self.get_object(name)
+        data = self.serializer_class(instance, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        saved = self.save(self.tenant, data.validated_data, instance)
+        return Response(self.serializer_class(saved).data)
+
+    def put(self, request, tenant, name):
+        return self._update(request, name, partial=False)
+
+    def patch(self, request, tenant, name):
+        return self._update(request, name, partial=True)
+
+    def delete(self, request, tenant, name):
+        self.remove(self.get_object(name))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class Conflict(APIException):
+    status_code = 409
+    default_detail = "Conflict."
 
 
 class TenantSerializer(serializers.ModelSerializer):
