@@ -11,7 +11,7 @@ TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/mailadmin \
 	MAILADMIN_VAR_DIR=$(CURDIR)/var/test \
 	DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: run install install-test services browser test lint bench clean
+.PHONY: run install install-test node services browser test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ $(VENV)/.installed: pyproject.toml
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -q '.[test]'
 	touch $@
+
+# The OAuth server the tests run (npm oauth2-mock-server), pinned by package-lock.json.
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null || bash scripts/ensure-node.sh
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+node: node_modules/.installed
 
 install: $(VENV)/.installed
 
@@ -43,7 +51,7 @@ lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install-test services browser lint
+test: install-test node services browser lint
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run > /dev/null || \
 		{ echo "Models changed without a migration: run manage.py makemigrations."; exit 1; }
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

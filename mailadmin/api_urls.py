@@ -1,7 +1,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from accounts.api import AuthAccountDetailView, AuthAccountListView
+from accounts.api import (
+    AuthAccountAuthorizeView,
+    AuthAccountDetailView,
+    AuthAccountListView,
+    AuthAccountRefreshView,
+)
 from outbox.api import MessageActionView, MessageDetailView, MessageListView
 from servers.api import ServerDetailView, ServerListView, ServerTestView
 from tenants.api import TenantDetailView, TenantListView
@@ -15,6 +20,8 @@ urlpatterns = [
     path(f"{T}", TenantDetailView.as_view()),
     path(f"{T}/auth-accounts", AuthAccountListView.as_view()),
     path(f"{T}/auth-accounts/<str:name>", AuthAccountDetailView.as_view()),
+    path(f"{T}/auth-accounts/<str:name>/authorize", AuthAccountAuthorizeView.as_view()),
+    path(f"{T}/auth-accounts/<str:name>/refresh", AuthAccountRefreshView.as_view()),
     path(f"{T}/servers", ServerListView.as_view()),
     path(f"{T}/servers/<str:name>", ServerDetailView.as_view()),
     path(f"{T}/servers/<str:name>/test", ServerTestView.as_view()),

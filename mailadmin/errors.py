@@ -64,3 +64,22 @@ class MessageRejected(MailError):
 
 class SecretUnreadable(ConfigurationError):
     """A stored secret cannot be decrypted with the configured FIELD_ENCRYPTION_KEY."""
+
+
+class TokenError(MailError):
+    """Getting an OAuth access token failed."""
+
+
+class ConsentRequired(TokenError):
+    """The grant is gone (revoked, expired, rotated elsewhere): a person must consent again.
+
+    Mail for the account is held, not failed, until they do.
+    """
+
+    hold = True
+
+
+class TokenEndpointUnavailable(TokenError):
+    """The provider's token endpoint is down, slow or answered 5xx: try again later."""
+
+    retryable = True

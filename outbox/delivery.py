@@ -93,11 +93,17 @@ def record_failure(message: Message, err: MailError) -> float | None:
     """Reschedule (returns the delay in seconds) or fail the message for good (returns None)."""
     attempts = message.attempts_count + 1
     text = err.describe()
-    give_up = not err.retryable or attempts >= settings.MAILADMIN_MAX_ATTEMPTS
+    hold = getattr(err, "hold", False)
+    give_up = not hold and (not err.retryable or attempts >= settings.MAILADMIN_MAX_ATTEMPTS)
     now = timezone.now()
     delay = None
     with transaction.atomic():
-        if give_up:
+        if hold:
+            # The account lost its grant: keep the mail until someone consents again.
+            done = _finish(
+                message, status=MessageStatus.HELD, last_error=text, attempts_count=attempts
+            )
+        elif give_up:
             if err.retryable:
                 text = f"Gave up after {attempts} attempts. Last error: {text}"
             done = _finish(
@@ -118,11 +124,11 @@ def record_failure(message: Message, err: MailError) -> float | None:
                 message=message,
                 server_name=message.server_name,
                 at=now,
-                outcome=Outcome.FAILED if give_up else Outcome.DEFERRED,
+                outcome=Outcome.FAILED if give_up else Outcome.DEFERRED,  # held = deferred
                 code=err.code,
                 detail=text,
             )
-    return delay if done else None
+    return delay if done and not hold else None
 
 
 def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:

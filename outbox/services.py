@@ -268,6 +268,19 @@ def send_test_email(server: ServerConfig, *, to: str, requested_by: str = "") ->
 
 
 @transaction.atomic
+def release_held(account) -> int:
+    """Queue again the mail held while `account` needed consent."""
+    released = Message.objects.filter(
+        status=MessageStatus.HELD, server__auth_account=account
+    ).update(status=MessageStatus.QUEUED, next_attempt_at=timezone.now(), last_error="")
+    if released:
+        from .tasks import deliver_due
+
+        deliver_due.delay_on_commit()
+    return released
+
+
+@transaction.atomic
 def cancel_message(message: Message) -> bool:
     updated = Message.objects.filter(
         pk=message.pk, status__in=[MessageStatus.QUEUED, MessageStatus.HELD]

@@ -55,6 +55,8 @@ def save_server(tenant: Tenant, data: dict, *, server: ServerConfig | None = Non
                 errors["auth_account"] = [f"No auth account named '{name}' in this tenant."]
             else:
                 server.auth_account = account
+    if errors:  # an unknown account name: the cross-field checks below need a real one
+        raise ValidationError(errors)
     try:
         server.full_clean(exclude=["tenant", "auth_account"], validate_constraints=False)
     except ValidationError as err:

@@ -65,6 +65,18 @@ def server_errors(server: ServerConfig) -> dict[str, list[str]]:
                 add("allowed_from", f"'{entry}' is neither an address nor an @domain.")
         if server.from_policy == FromPolicy.ALLOW_LISTED and not server.allowed_from:
             add("allowed_from", "List at least one allowed address or @domain for this policy.")
+    account = server.auth_account
+    graph_only = account is not None and (
+        account.kind == "microsoft_graph"
+        or any(scope.startswith("https://graph.microsoft.com") for scope in account.scopes)
+    )
+    if graph_only and server.transport == "smtp":
+        add(
+            "auth_account",
+            f"Auth account '{account.name}' holds Microsoft Graph scopes, which cannot log "
+            "into SMTP. Use a Microsoft OAuth 2.0 account with the SMTP.Send scope, or a "
+            "server whose transport is Graph.",
+        )
     if not isinstance(server.override_recipients, list):
         add("override_recipients", "Give a list of addresses.")
     else:

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -6,12 +9,47 @@ from servers.services import save_server
 from tenants.models import Membership, Role
 from tenants.services import create_api_key, create_tenant
 
-from .smtp_server import PASSWORD, USERNAME, Certificates, start_server
+from .oauth_server import OAuthServer
+from .smtp_server import PASSWORD, USERNAME, Certificates, start_server, start_xoauth2_server
 
 
 @pytest.fixture(scope="session")
 def certificates():
     return Certificates()
+
+
+@pytest.fixture(scope="session")
+def ca_bundle(certificates, tmp_path_factory):
+    """The system CAs plus the test CA: requests and msal read REQUESTS_CA_BUNDLE, which this
+    machine sets, and which overrides any verify= given to them."""
+    import certifi
+
+    path = tmp_path_factory.mktemp("ca") / "bundle.pem"
+    system = Path(os.environ.get("REQUESTS_CA_BUNDLE") or certifi.where()).read_text()
+    path.write_text(system + "\n" + certificates.ca_pem)
+    return path
+
+
+@pytest.fixture(scope="session")
+def oauth_process(certificates, tmp_path_factory):
+    server = OAuthServer(certificates, tmp_path_factory.mktemp("oauth"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def oauth_server(oauth_process, ca_bundle, monkeypatch):
+    """The OAuth server process, reset to lax defaults, trusted by requests and msal."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_bundle))
+    oauth_process.reset()
+    return oauth_process
+
+
+@pytest.fixture
+def xoauth2_smtp(oauth_server, certificates):
+    controller = start_xoauth2_server(oauth_server.jwks(), certificates=certificates)
+    yield controller
+    controller.stop()
 
 
 @pytest.fixture

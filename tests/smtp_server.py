@@ -1,6 +1,7 @@
 """Real SMTP servers for tests: aiosmtpd on free loopback ports, with TLS and AUTH."""
 
 import asyncio
+import collections
 import socket
 import ssl
 import threading
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 USERNAME = "mailer@example.com"
 PASSWORD = "correct horse battery staple"
@@ -140,6 +141,76 @@ def start_server(
         kwargs["auth_require_tls"] = False  # aiosmtpd hides AUTH on implicit TLS otherwise
         cls = SSLController
     controller = cls(handler, **kwargs)
+    controller.start()
+    controller.handler_obj = handler
+    return controller
+
+
+@dataclass
+class XOAuth2Handler(Handler):
+    """Accepts AUTH XOAUTH2 only with a bearer token the OAuth server signed and still valid."""
+
+    jwks: dict | None = None
+    token_logins: list[tuple[str, str]] = field(default_factory=list)
+    refused_tokens: int = 0
+
+    async def auth_XOAUTH2(self, server, args):
+        import base64
+
+        import jwt
+        from aiosmtpd.smtp import MISSING
+
+        blob = args[1] if len(args) > 1 else await server.challenge_auth("")
+        if blob is MISSING:
+            return AuthResult(success=False, handled=False)
+        raw = base64.b64decode(blob).decode() if isinstance(blob, str) else bytes(blob).decode()
+        parts = dict(p.split("=", 1) for p in raw.split("\x01") if "=" in p)
+        user, bearer = parts.get("user", ""), parts.get("auth", "").removeprefix("Bearer ")
+        try:
+            header = jwt.get_unverified_header(bearer)
+            key = jwt.PyJWKSet.from_dict(self.jwks)[header["kid"]]
+            claims = jwt.decode(
+                bearer, key.key, algorithms=["RS256"], options={"verify_aud": False}
+            )
+        except (jwt.PyJWTError, KeyError, ValueError):
+            self.refused_tokens += 1
+            return AuthResult(success=False, handled=False)
+        self.token_logins.append((user, claims.get("sub", "")))
+        return AuthResult(success=True, auth_data=user)
+
+
+class LongAuthSMTP(SMTP):
+    """RFC 4954 allows 12,288-byte AUTH lines; a JWT bearer token needs more than 512."""
+
+    command_size_limit = 16384
+    # aiosmtpd reads the per-command limits from a mapping whose default is SMTP's own 512.
+    command_size_limits = collections.defaultdict(lambda: LongAuthSMTP.command_size_limit)
+    line_length_limit = 16384
+
+
+class XOAuth2Controller(Controller):
+    def factory(self):
+        return LongAuthSMTP(self.handler, **self.SMTP_kwargs)
+
+
+def start_xoauth2_server(jwks: dict, *, certificates: Certificates):
+    """STARTTLS-required SMTP that offers only XOAUTH2, like smtp.office365.com:587."""
+    handler = XOAuth2Handler(jwks=jwks)
+
+    def no_password_logins(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False)
+
+    controller = XOAuth2Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=free_port(),
+        tls_context=certificates.server_context(),
+        require_starttls=True,
+        authenticator=no_password_logins,
+        auth_required=True,
+        auth_exclude_mechanism=["PLAIN", "LOGIN"],
+        decode_data=False,
+    )
     controller.start()
     controller.handler_obj = handler
     return controller

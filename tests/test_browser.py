@@ -71,7 +71,7 @@ def test_admin_sends_a_test_email_from_the_browser(
     page.get_by_label("Username").fill("mailer@example.com")
     page.get_by_label("Password").fill("correct horse battery staple")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_role("link", name="mailer")).to_be_visible()
+    expect(page.get_by_role("heading", name="Auth account mailer")).to_be_visible()
     expect(page.get_by_text("correct horse battery staple")).to_have_count(0)
 
     page.get_by_role("link", name="Servers").click()

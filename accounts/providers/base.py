@@ -1,5 +1,6 @@
 """The base every auth-account kind builds on. A kind overrides only what differs."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -10,6 +11,8 @@ class SmtpLogin:
     mechanism: str  # "password" (AUTH PLAIN/LOGIN) or "xoauth2"
     username: str
     secret: str
+    # For tokens: a fresh secret after the server refused this one (once per connection).
+    renew: Callable[[], str] | None = None
 
 
 class Provider:
@@ -21,6 +24,14 @@ class Provider:
     # Which of the above are secrets (encrypted, write-only).
     secret_fields: tuple[str, ...] = ()
     help_text: dict[str, str] = {}
+    # Whether the kind uses OAuth tokens, and whether a person must consent (Generate Tokens).
+    uses_tokens = False
+    consent = False
+    # Host, port and security a new server for this kind usually needs.
+    suggested_server: dict = {}
+
+    def fill_defaults(self, account) -> None:
+        """Fill fields the admin left empty with the kind's usual values."""
 
     def validate(self, account) -> dict[str, list[str]]:
         """Errors by field for an account of this kind about to be saved."""

@@ -157,7 +157,36 @@ class SmtpTransport(Transport):
                 hint="Use an auth account kind the server supports.",
                 server=self.where,
             )
+        if login.mechanism == "xoauth2":
+            if "XOAUTH2" not in offered:
+                raise ConfigurationError(
+                    f"{self.where} does not offer AUTH XOAUTH2 (it offers {' '.join(offered)}).",
+                    hint="Check host and port: OAuth accounts need a server that accepts "
+                    "XOAUTH2, such as smtp.office365.com or smtp.gmail.com on 587.",
+                    server=self.where,
+                )
+            code, resp = self._xoauth2(conn, login.username, login.secret)
+            if code in (334, 535) and login.renew is not None:
+                # An expired or revoked token: get a fresh one once and try again.
+                code, resp = self._xoauth2(conn, login.username, login.renew())
+            if code == 235:
+                return
+            raise smtplib.SMTPAuthenticationError(code, resp)
         raise ConfigurationError(f"Unknown SMTP login mechanism '{login.mechanism}'.")
+
+    @staticmethod
+    def _xoauth2(conn: smtplib.SMTP, username: str, token: str):
+        initial = f"user={username}\x01auth=Bearer {token}\x01\x01"
+
+        def respond(challenge=None):
+            # After a failure the server sends a 334 with an error document; an empty answer
+            # ends the exchange with its final 535.
+            return initial if challenge is None else ""
+
+        try:
+            return conn.auth("XOAUTH2", respond, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as err:
+            return err.smtp_code, err.smtp_error
 
     def close(self) -> None:
         conn, self.connection = self.connection, None
