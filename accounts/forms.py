@@ -51,8 +51,11 @@ class AuthAccountForm(Form):
     )
     token_endpoint = forms.CharField(max_length=500, required=False, label="Token endpoint")
     scopes = LinesField(required=False, label="Scopes (one per line)")
-    scope_delimiter = forms.CharField(
-        max_length=5, required=False, strip=False, initial=" ", label="Scope delimiter"
+    scope_delimiter = forms.ChoiceField(
+        choices=[(" ", "space (standard)"), (",", "comma"), ("+", "plus")],
+        initial=" ",
+        required=False,
+        label="Scope delimiter",
     )
 
     def __init__(self, *args, account: AuthAccount | None = None, **kwargs):

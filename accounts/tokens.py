@@ -10,6 +10,7 @@ account make one refresh per lifetime, and a single-use refresh token is never s
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +21,13 @@ from .models import AuthAccount, TokenStatus
 from .providers import TokenSet
 
 log = logging.getLogger(__name__)
-SKEW = timedelta(seconds=120)
+
+
+def skew() -> timedelta:
+    """How long before expiry a token stops being handed out (clock drift, slow sends)."""
+    return timedelta(seconds=settings.MAILADMIN_TOKEN_SKEW_SECONDS)
+
+
 TOKEN_FIELDS = (
     "access_token",
     "refresh_token",
@@ -33,14 +40,15 @@ TOKEN_FIELDS = (
 )
 
 
-def usable(account: AuthAccount, *, skew: timedelta = SKEW) -> bool:
+def usable(account: AuthAccount, *, margin: timedelta | None = None) -> bool:
+    margin = skew() if margin is None else margin
     token = account.access_token
     return (
         bool(token)
         and not isinstance(token, UnreadableSecret)
         and account.token_status in (TokenStatus.VALID, TokenStatus.EXPIRING)
         and account.token_expires_at is not None
-        and account.token_expires_at - skew > timezone.now()
+        and account.token_expires_at - margin > timezone.now()
     )
 
 
@@ -77,6 +85,7 @@ def get_access_token(account: AuthAccount, *, force_refresh: bool = False) -> st
         raise needs_consent_error(account)
     refused = account.access_token if force_refresh else None
     failure: TokenError | None = None
+    lost_now = False
     with transaction.atomic():
         locked = AuthAccount.objects.select_for_update().get(pk=account.pk)
         if locked.token_status == TokenStatus.NEEDS_CONSENT:
@@ -91,7 +100,7 @@ def get_access_token(account: AuthAccount, *, force_refresh: bool = False) -> st
                 # The refresh token just refused is the stored one (the lock holds it), so
                 # this is a real loss of the grant, not a race with another worker.
                 record_failure(locked, err, TokenStatus.NEEDS_CONSENT)
-                failure = err
+                failure, lost_now = err, True
             except TokenError as err:
                 status = locked.token_status if err.retryable else TokenStatus.ERROR
                 record_failure(locked, err, status)
@@ -99,7 +108,7 @@ def get_access_token(account: AuthAccount, *, force_refresh: bool = False) -> st
     for field in TOKEN_FIELDS:
         setattr(account, field, getattr(locked, field))
     if failure is not None:
-        if isinstance(failure, ConsentRequired):
+        if lost_now:
             from .notify import consent_lost
 
             transaction.on_commit(lambda: consent_lost(locked.pk))
@@ -111,3 +120,29 @@ def record_failure(account: AuthAccount, err: TokenError, status: str) -> None:
     account.token_status = status
     account.last_error = err.describe()
     account.save(update_fields=["token_status", "last_error", "updated_at"])
+
+
+def due_for_refresh(account: AuthAccount, *, window: timedelta, idle: timedelta) -> bool:
+    """Expiring within `window`, or a refresh token unused for `idle` (providers retire idle
+    refresh tokens: Microsoft after 90 days), so a quiet tenant never finds a dead account."""
+    if account.token_status not in (TokenStatus.VALID, TokenStatus.EXPIRING):
+        return False
+    now = timezone.now()
+    expiring = account.token_expires_at is None or account.token_expires_at - window <= now
+    idle_too_long = account.last_refresh_at is None or now - account.last_refresh_at >= idle
+    return expiring or (account.provider.consent and idle_too_long)
+
+
+def refresh_if_due(account_id: int) -> bool:
+    """Refresh one account if it is still due once its row lock is held. True if refreshed."""
+    window = timedelta(seconds=settings.MAILADMIN_REFRESH_WINDOW_SECONDS)
+    idle = timedelta(days=settings.MAILADMIN_IDLE_REFRESH_DAYS)
+    account = AuthAccount.objects.get(pk=account_id)
+    if not due_for_refresh(account, window=window, idle=idle):
+        return False
+    with transaction.atomic():
+        locked = AuthAccount.objects.select_for_update().get(pk=account_id)
+        if not due_for_refresh(locked, window=window, idle=idle):
+            return False  # another worker did it while this one waited
+    get_access_token(locked, force_refresh=True)
+    return True

@@ -120,9 +120,24 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 MAILADMIN_SWEEP_SECONDS = env.float("MAILADMIN_SWEEP_SECONDS", default=30.0)
+MAILADMIN_REFRESH_BEAT_SECONDS = env.float("MAILADMIN_REFRESH_BEAT_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {
     "outbox-sweep": {"task": "outbox.tasks.sweep", "schedule": MAILADMIN_SWEEP_SECONDS},
+    "refresh-expiring-tokens": {
+        "task": "accounts.tasks.refresh_expiring_tokens",
+        "schedule": MAILADMIN_REFRESH_BEAT_SECONDS,
+    },
 }
+
+# --- Tokens -----------------------------------------------------------------------------
+# A token this close to expiry is refreshed rather than used.
+MAILADMIN_TOKEN_SKEW_SECONDS = env.float("MAILADMIN_TOKEN_SKEW_SECONDS", default=120.0)
+# The beat refreshes tokens expiring within this window...
+MAILADMIN_REFRESH_WINDOW_SECONDS = env.float("MAILADMIN_REFRESH_WINDOW_SECONDS", default=600.0)
+# ...and refresh tokens idle this long (Microsoft retires them after 90 days of no use).
+MAILADMIN_IDLE_REFRESH_DAYS = env.float("MAILADMIN_IDLE_REFRESH_DAYS", default=30.0)
+# Where notices to admins go out when a tenant has no other working server: "tenant/server".
+MAILADMIN_SYSTEM_SERVER = env.str("MAILADMIN_SYSTEM_SERVER", default="")
 
 # --- Delivery policy --------------------------------------------------------------------
 # A row left in `sending` longer than this belongs to a worker that died; the sweep re-queues it.

@@ -137,3 +137,20 @@ def api_client(tenant, role="admin") -> APIClient:
 @pytest.fixture
 def api(tenant):
     return api_client(tenant, "admin")
+
+
+@pytest.fixture
+def generic(tenant, oauth_server):
+    return save_account(
+        tenant,
+        {
+            "name": "oauth",
+            "kind": "oauth2",
+            "username": USERNAME,
+            "client_id": "app-1",
+            "client_secret": "s3cret-client",
+            "authorization_endpoint": f"{oauth_server.url}/authorize",
+            "token_endpoint": f"{oauth_server.url}/token",
+            "scopes": ["smtp", "openid", "email"],
+        },
+    )

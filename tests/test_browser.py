@@ -98,3 +98,46 @@ def test_admin_sends_a_test_email_from_the_browser(
     assert received.rcpt_tos == ["qa@acme.example"]
     assert smtp.handler_obj.logins == ["PLAIN"]
     assert b"mailadmin test email from server DEFAULT" in received.content
+
+
+def test_generate_tokens_lands_back_on_the_account_showing_valid(
+    browser, live_server, oauth_server, django_user_model, settings
+):
+    from accounts.models import AuthAccount
+    from accounts.services import save_account
+
+    settings.MAILADMIN_PUBLIC_URL = live_server.url  # the callback URL the provider redirects to
+    tenant = create_tenant(slug="acme", name="Acme")
+    user = django_user_model.objects.create_user("alice", password="alice-password")
+    Membership.objects.create(tenant=tenant, user=user, role=Role.ADMIN)
+    save_account(
+        tenant,
+        {
+            "name": "oauth",
+            "kind": "oauth2",
+            "username": "mailer@example.com",
+            "client_id": "app-1",
+            "client_secret": "s3cret-client",
+            "authorization_endpoint": f"{oauth_server.url}/authorize",
+            "token_endpoint": f"{oauth_server.url}/token",
+            "scopes": ["smtp", "openid", "email"],
+        },
+    )
+    # The OAuth server's certificate comes from the test CA, which Chromium does not know.
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill("alice")
+        page.get_by_label("Password").fill("alice-password")
+        page.get_by_role("button", name="Log in").click()
+        page.goto(f"{live_server.url}/t/acme/auth-accounts/oauth/")
+        expect(page.locator("#callback-url")).to_have_text(f"{live_server.url}/oauth/callback")
+        page.get_by_role("button", name="Generate Tokens").click()
+        expect(page.get_by_role("heading", name="Auth account oauth")).to_be_visible()
+        expect(page.locator("[data-token-status]")).to_have_text("valid")
+        expect(page.get_by_text("Consented by mailer@example.com")).to_be_visible()
+        page.screenshot(path=SCREENSHOTS / "generate-tokens.png", full_page=True)
+    finally:
+        context.close()
+    assert AuthAccount.objects.get(name="oauth").token_status == "valid"

@@ -213,23 +213,6 @@ class TestMicrosoft(ConsentFlowTests):
 # --- the callback's refusals ---------------------------------------------------------------
 
 
-@pytest.fixture
-def generic(tenant, oauth_server):
-    return save_account(
-        tenant,
-        {
-            "name": "oauth",
-            "kind": "oauth2",
-            "username": USERNAME,
-            "client_id": "app-1",
-            "client_secret": "s3cret-client",
-            "authorization_endpoint": f"{oauth_server.url}/authorize",
-            "token_endpoint": f"{oauth_server.url}/token",
-            "scopes": ["smtp", "openid", "email"],
-        },
-    )
-
-
 def test_a_reused_state_is_refused(client, oauth_server, generic):
     location = callback_path(consent_redirect(oauth_server, start_consent(generic)))
     assert client.get(location).status_code in (200, 302)
