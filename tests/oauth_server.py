@@ -45,6 +45,7 @@ class OAuthServer:
             fail_next=None,
             omit_refresh_token=False,
             revoke_all=True,
+            reset_stats=True,
         )
 
     def stats(self) -> dict:

@@ -6,6 +6,7 @@
 //   access_ttl: access-token lifetime in seconds; identity: the consenting mailbox
 //   fail_next: {status, error, error_description} for the next token request
 //   omit_refresh_token: answer without a refresh token; revoke_all: forget every refresh token
+//   reset_stats: zero the counters below
 // GET /__stats counts token requests by grant and the invalid_grant answers.
 // Microsoft-shaped (/{tenant}/oauth2/v2.0/...) and Google-shaped paths map onto the mock's.
 import fs from "node:fs";
@@ -27,6 +28,7 @@ const state = {
   refresh_tokens: new Set(),
   stats: { authorization_code: 0, refresh_token: 0, client_credentials: 0, invalid_grant: 0 },
   last_token_request: null,
+  refusals: [],
 };
 
 service.on("beforeAuthorizeRedirect", ({ url }) => {
@@ -42,10 +44,11 @@ service.on("beforeTokenSigning", (token) => {
   }
 });
 
-function refuse(response, error, description) {
+function refuse(response, error, description, req) {
   response.statusCode = 400;
   response.body = { error, error_description: description };
   if (error === "invalid_grant") state.stats.invalid_grant += 1;
+  state.refusals.push({ at: Date.now(), grant_type: req.body.grant_type, client_id: req.body.client_id, ua: req.headers["user-agent"], scope: req.body.scope ?? null, keys: Object.keys(req.body) });
 }
 
 service.on("beforeResponse", (response, req) => {
@@ -61,11 +64,11 @@ service.on("beforeResponse", (response, req) => {
     return;
   }
   if (state.strict && body.grant_type === "authorization_code") {
-    if (!state.codes.delete(body.code)) return refuse(response, "invalid_grant", "The code was already used or is unknown.");
+    if (!state.codes.delete(body.code)) return refuse(response, "invalid_grant", "The code was already used or is unknown.", req);
   }
   if (state.strict && body.grant_type === "refresh_token") {
     if (!state.refresh_tokens.delete(body.refresh_token)) {
-      return refuse(response, "invalid_grant", "AADSTS70000: The refresh token was already used, revoked or is unknown.");
+      return refuse(response, "invalid_grant", "AADSTS70000: The refresh token was already used, revoked or is unknown.", req);
     }
   }
   if (response.body.refresh_token) {
@@ -97,14 +100,20 @@ const server = https.createServer(
     if (req.url === "/__control" && req.method === "POST") {
       const update = await readJson(req);
       if (update.revoke_all) state.refresh_tokens.clear();
+      if (update.reset_stats) {
+        for (const grant of Object.keys(state.stats)) state.stats[grant] = 0;
+        state.last_token_request = null;
+        state.refusals = [];
+      }
       delete update.revoke_all;
+      delete update.reset_stats;
       Object.assign(state, update);
       res.writeHead(204).end();
       return;
     }
     if (req.url === "/__stats") {
       res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(JSON.stringify({ ...state.stats, last_token_request: state.last_token_request }));
+      res.end(JSON.stringify({ ...state.stats, last_token_request: state.last_token_request, refusals: state.refusals }));
       return;
     }
     req.url = rewrite(req.url);
