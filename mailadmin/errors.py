@@ -8,6 +8,8 @@ again later can help (`retryable`). Never put a secret in any of them.
 
 class MailError(Exception):
     retryable = False
+    # Seconds the server asked us to wait (Retry-After), when it said.
+    retry_after: float | None = None
 
     def __init__(
         self,

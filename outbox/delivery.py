@@ -110,7 +110,7 @@ def record_failure(message: Message, err: MailError) -> float | None:
                 message, status=MessageStatus.FAILED, last_error=text, attempts_count=attempts
             )
         else:
-            delay = backoff_seconds(attempts)
+            delay = err.retry_after or backoff_seconds(attempts)
             done = _finish(
                 message,
                 status=MessageStatus.QUEUED,

@@ -4,7 +4,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from servers.addresses import address_error
-from tenants.api import Conflict, NamedDetailView, NamedListView, TenantAPIView
+from tenants.api import NamedDetailView, NamedListView, TenantAPIView
 
 from . import services
 from .diagnostics import run_diagnostics
@@ -55,6 +55,4 @@ class ServerTestView(TenantAPIView):
         send_to = request.data.get("send_to") if isinstance(request.data, dict) else None
         if send_to and (problem := address_error(send_to)):
             raise ValidationError({"send_to": [problem]})
-        if server.transport != "smtp":
-            raise Conflict("Only SMTP servers can be tested step by step for now.")
         return Response(run_diagnostics(server, send_to=send_to or None))

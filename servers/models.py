@@ -6,6 +6,7 @@ from tenants.models import NAME_VALIDATOR, TenantOwned
 
 class Transport(models.TextChoices):
     SMTP = "smtp", "SMTP"
+    GRAPH = "graph", "Microsoft Graph sendMail"
 
 
 class Security(models.TextChoices):
@@ -65,6 +66,21 @@ class ServerConfig(TenantOwned):
     max_connections = models.PositiveIntegerField(default=4, validators=[MinValueValidator(1)])
     rate_limit_per_minute = models.PositiveIntegerField(default=0, help_text="0 means no limit.")
 
+    # Microsoft Graph
+    graph_mailbox = models.CharField(
+        "Graph mailbox",
+        max_length=320,
+        blank=True,
+        help_text="The user (address or ID) whose mailbox sends; the default From if empty.",
+    )
+    graph_endpoint = models.URLField(
+        "Graph endpoint",
+        max_length=300,
+        default="https://graph.microsoft.com/v1.0",
+        help_text="Change only for national clouds.",
+    )
+    save_to_sent_items = models.BooleanField("Save to Sent Items", default=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -85,6 +101,12 @@ class ServerConfig(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def endpoint_label(self) -> str:
+        if self.transport == Transport.GRAPH:
+            return f"Graph · {self.graph_mailbox or self.default_from}"
+        return f"{self.host}:{self.port}"
 
     @property
     def effective_security(self) -> str:

@@ -10,27 +10,12 @@ from .models import ServerConfig
 from .validation import server_errors
 
 FIELDS = (
-    "name",
-    "description",
-    "active",
-    "is_default",
-    "transport",
-    "host",
-    "port",
-    "security",
-    "verify_certificate",
-    "ca_certificates",
-    "timeout_seconds",
-    "default_from",
-    "default_from_name",
-    "reply_to",
-    "from_policy",
-    "allowed_from",
-    "override_recipients",
-    "allow_utf8",
-    "max_connections",
-    "rate_limit_per_minute",
-)
+    "name", "description", "active", "is_default", "transport", "host", "port", "security",
+    "verify_certificate", "ca_certificates", "timeout_seconds", "default_from",
+    "default_from_name", "reply_to", "from_policy", "allowed_from", "override_recipients",
+    "allow_utf8", "max_connections", "rate_limit_per_minute", "graph_mailbox", "graph_endpoint",
+    "save_to_sent_items",
+)  # fmt: skip
 
 
 @transaction.atomic

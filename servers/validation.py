@@ -10,6 +10,7 @@ _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$"
 )
 _IPV6 = re.compile(r"^\[?[0-9A-Fa-f:.]+\]?$")
+_GRAPH_USER_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 
 
 def host_error(host: str) -> str | None:
@@ -26,7 +27,7 @@ def server_errors(server: ServerConfig) -> dict[str, list[str]]:
     def add(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
 
-    if server.transport == "smtp" and (problem := host_error(server.host)):
+    if server.transport == "smtp" and (problem := host_error(server.host or "")):
         add("host", problem)
     if server.security == Security.SSL_ON_CONNECT and server.port == 587:
         add(
@@ -66,6 +67,18 @@ def server_errors(server: ServerConfig) -> dict[str, list[str]]:
         if server.from_policy == FromPolicy.ALLOW_LISTED and not server.allowed_from:
             add("allowed_from", "List at least one allowed address or @domain for this policy.")
     account = server.auth_account
+    if server.transport == "graph":
+        if account is None or not account.provider.uses_tokens:
+            add(
+                "auth_account",
+                "A Graph server needs an auth account with OAuth tokens: a Microsoft Graph "
+                "app-only account (Mail.Send application permission) is the usual choice.",
+            )
+        mailbox = server.graph_mailbox or server.default_from
+        if not mailbox:
+            add("graph_mailbox", "Name the mailbox that sends (or set a default From).")
+        elif address_error(mailbox) and not _GRAPH_USER_ID.match(mailbox):
+            add("graph_mailbox", f"'{mailbox}' is neither an address nor a user ID.")
     graph_only = account is not None and (
         account.kind == "microsoft_graph"
         or any(scope.startswith("https://graph.microsoft.com") for scope in account.scopes)

@@ -1,4 +1,5 @@
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,24 @@ from tenants.services import create_api_key, create_tenant
 
 from .oauth_server import OAuthServer
 from .smtp_server import PASSWORD, USERNAME, Certificates, start_server, start_xoauth2_server
+
+_connect = socket.socket.connect
+
+
+def _loopback_only(sock, address):
+    """Tests reach only this machine: a connection elsewhere is a bug in the test."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        if not (host.startswith("127.") or host in ("::1", "localhost")):
+            raise AssertionError(f"a test tried to connect to {host}: only loopback is allowed")
+    return _connect(sock, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def only_loopback():
+    socket.socket.connect = _loopback_only
+    yield
+    socket.socket.connect = _connect
 
 
 @pytest.fixture(scope="session")
