@@ -4,7 +4,7 @@ from django import forms
 
 from mailadmin.forms import Form
 
-from .models import FromPolicy, Security, ServerConfig
+from .models import FromPolicy, Security, ServerConfig, Transport
 
 _SPLIT = re.compile(r"[\s,;]+")
 
@@ -29,6 +29,7 @@ class ServerForm(Form):
     description = forms.CharField(max_length=500, required=False)
     active = forms.BooleanField(required=False, initial=True)
     is_default = forms.BooleanField(required=False, label="Default server of this tenant")
+    transport = forms.ChoiceField(choices=Transport.choices, initial=Transport.SMTP, required=False)
     host = forms.CharField(max_length=253, required=False, help_text="e.g. smtp.example.com")
     port = forms.IntegerField(
         min_value=1,
@@ -65,6 +66,17 @@ class ServerForm(Form):
         label="Recipient override (staging)",
         help_text="When set, every message goes only to these addresses.",
     )
+    # Microsoft Graph
+    graph_mailbox = forms.CharField(
+        max_length=320, required=False, label="Graph mailbox",
+        help_text="The mailbox that sends (address or user ID); the default From if empty.",
+    )  # fmt: skip
+    graph_endpoint = forms.CharField(
+        max_length=300, required=False, initial="https://graph.microsoft.com/v1.0",
+        label="Graph endpoint", help_text="Change only for national clouds.",
+    )  # fmt: skip
+    save_to_sent_items = forms.BooleanField(required=False, initial=True,
+                                            label="Save to Sent Items")  # fmt: skip
     # Advanced
     allow_utf8 = forms.BooleanField(required=False, label="Allow UTF-8 addresses (SMTPUTF8)")
 
@@ -74,6 +86,7 @@ class ServerForm(Form):
             "description",
             "active",
             "is_default",
+            "transport",
             "host",
             "port",
             "security",
@@ -90,6 +103,7 @@ class ServerForm(Form):
             "allowed_from",
         ],
         "Delivery": ["max_connections", "rate_limit_per_minute", "override_recipients"],
+        "Microsoft Graph": ["graph_mailbox", "graph_endpoint", "save_to_sent_items"],
         "Advanced": ["allow_utf8"],
     }
 
@@ -102,6 +116,12 @@ class ServerForm(Form):
         self.fields["auth_account"].choices = [("", "None (open relay)")] + [
             (n, n) for n in account_names
         ]
+
+    def clean_transport(self):
+        return self.cleaned_data["transport"] or Transport.SMTP
+
+    def clean_graph_endpoint(self):
+        return self.cleaned_data["graph_endpoint"] or "https://graph.microsoft.com/v1.0"
 
     def groups(self):
         return [(title, [self[f] for f in names]) for title, names in self.GROUPS.items()]

@@ -78,7 +78,7 @@ def test_admin_sends_a_test_email_from_the_browser(
     page.get_by_role("link", name="New server").click()
     page.get_by_label("Name", exact=True).fill("DEFAULT")
     page.get_by_label("Host").fill("127.0.0.1")
-    page.get_by_label("Port").fill(str(smtp.port))
+    page.get_by_label("Port", exact=True).fill(str(smtp.port))
     page.get_by_label("Security").select_option("none")
     page.get_by_label("Auth account").select_option("mailer")
     page.get_by_label("Default From").fill("app@acme.example")
