@@ -10,12 +10,30 @@ from .models import ServerConfig
 from .validation import server_errors
 
 FIELDS = (
-    "name", "description", "active", "is_default", "transport", "host", "port", "security",
-    "verify_certificate", "ca_certificates", "timeout_seconds", "default_from",
-    "default_from_name", "reply_to", "from_policy", "allowed_from", "override_recipients",
-    "allow_utf8", "max_connections", "rate_limit_per_minute", "graph_mailbox", "graph_endpoint",
+    "name",
+    "description",
+    "active",
+    "is_default",
+    "transport",
+    "host",
+    "port",
+    "security",
+    "verify_certificate",
+    "ca_certificates",
+    "timeout_seconds",
+    "default_from",
+    "default_from_name",
+    "reply_to",
+    "from_policy",
+    "allowed_from",
+    "override_recipients",
+    "allow_utf8",
+    "max_connections",
+    "rate_limit_per_minute",
+    "graph_mailbox",
+    "graph_endpoint",
     "save_to_sent_items",
-)  # fmt: skip
+)
 
 
 @transaction.atomic
@@ -42,6 +60,14 @@ def save_server(tenant: Tenant, data: dict, *, server: ServerConfig | None = Non
                 server.auth_account = account
     if errors:  # an unknown account name: the cross-field checks below need a real one
         raise ValidationError(errors)
+    suggested = server.auth_account.provider.suggested_server if server.auth_account else {}
+    if server.transport == "smtp" and not server.host and suggested:
+        # Google and Microsoft accounts log into well-known servers: fill them in.
+        server.host, server.port, server.security = (
+            suggested["host"],
+            suggested["port"],
+            suggested["security"],
+        )
     try:
         server.full_clean(exclude=["tenant", "auth_account"], validate_constraints=False)
     except ValidationError as err:

@@ -62,8 +62,10 @@ def server_list(request):
 @tenant_page(read=Role.ADMIN)
 def server_edit(request, name=None):
     server = get_object_or_404(_servers(request), name=name) if name else None
-    names = AuthAccount.objects.for_tenant(request.tenant).values_list("name", flat=True)
-    form = ServerForm(request.POST or None, server=server, account_names=list(names))
+    accounts = list(AuthAccount.objects.for_tenant(request.tenant))
+    names = [a.name for a in accounts]
+    form = ServerForm(request.POST or None, server=server, account_names=names)
+    suggestions = {a.name: a.provider.suggested_server for a in accounts}
     if request.method == "POST" and form.is_valid():
         try:
             saved = services.save_server(request.tenant, form.cleaned_data, server=server)
@@ -72,7 +74,11 @@ def server_edit(request, name=None):
         else:
             flash.success(request, f"Server {saved.name} saved.")
             return redirect("server-detail", tenant=request.tenant.slug, name=saved.name)
-    return render(request, "servers/form.html", {"form": form, "server": server})
+    return render(
+        request,
+        "servers/form.html",
+        {"form": form, "server": server, "suggestions": suggestions},
+    )
 
 
 @tenant_page()

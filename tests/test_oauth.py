@@ -454,3 +454,21 @@ def test_oauth_secrets_never_appear_in_api_responses(api, client, oauth_server, 
     assert data["has_client_secret"] is True
     assert data["token_status"] == "valid"
     assert data["consented_identity"] == USERNAME
+
+
+def test_a_microsoft_account_fills_in_office_365s_smtp_server(api, tenant):
+    save_account(
+        tenant,
+        {
+            "name": "m365",
+            "kind": "microsoft",
+            "username": USERNAME,
+            "client_id": "c",
+            "client_secret": "s",
+            "directory_id": "contoso",
+        },
+    )
+    body = api.post(
+        "/api/v1/tenants/acme/servers", {"name": "O365", "auth_account": "m365"}, format="json"
+    ).json()
+    assert (body["host"], body["port"], body["security"]) == ("smtp.office365.com", 587, "starttls")
