@@ -10,6 +10,8 @@ class MailError(Exception):
     retryable = False
     # Seconds the server asked us to wait (Retry-After), when it said.
     retry_after: float | None = None
+    # Whether this failure uses up one of the message's attempts.
+    counts_as_attempt = True
 
     def __init__(
         self,
@@ -82,6 +84,11 @@ class ConsentRequired(TokenError):
 
 
 class TokenEndpointUnavailable(TokenError):
-    """The provider's token endpoint is down, slow or answered 5xx: try again later."""
+    """The provider's token endpoint is down, slow or answered 5xx: try again later.
+
+    Mail waits for the provider without using up its attempts: an outage at the provider is
+    no reason to fail a message.
+    """
 
     retryable = True
+    counts_as_attempt = False

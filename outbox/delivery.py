@@ -94,7 +94,8 @@ def record_failure(message: Message, err: MailError) -> float | None:
     attempts = message.attempts_count + 1
     text = err.describe()
     hold = getattr(err, "hold", False)
-    give_up = not hold and (not err.retryable or attempts >= settings.MAILADMIN_MAX_ATTEMPTS)
+    exhausted = err.counts_as_attempt and attempts >= settings.MAILADMIN_MAX_ATTEMPTS
+    give_up = not hold and (not err.retryable or exhausted)
     now = timezone.now()
     delay = None
     with transaction.atomic():

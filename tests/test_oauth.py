@@ -366,7 +366,7 @@ def test_a_refused_token_is_refreshed_once_and_the_login_retried(
 
 
 def test_a_token_endpoint_that_is_down_defers_mail_without_failing_it(
-    client, oauth_server, generic, xoauth2_smtp, certificates
+    client, oauth_server, generic, xoauth2_smtp, certificates, settings
 ):
     from .smtp_server import free_port
 
@@ -384,6 +384,14 @@ def test_a_token_endpoint_that_is_down_defers_mail_without_failing_it(
     assert message.status == MessageStatus.QUEUED
     assert "cannot be reached" in message.last_error
     assert AuthAccount.objects.get(pk=account.pk).token_status == TokenStatus.VALID
+    # However long the provider is down, the message does not run out of attempts.
+    settings.MAILADMIN_MAX_ATTEMPTS = 2
+    for _ in range(3):
+        Message.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+        delivery.deliver_due()
+    message.refresh_from_db()
+    assert message.status == MessageStatus.QUEUED
+    assert message.attempts.count() == 4
 
 
 # --- bad input ---------------------------------------------------------------------------
