@@ -173,3 +173,19 @@ def generic(tenant, oauth_server):
             "scopes": ["smtp", "openid", "email"],
         },
     )
+
+
+@pytest.fixture
+def graph_account(tenant, oauth_server):
+    """A Microsoft Graph app-only account whose token comes from the test OAuth server."""
+    return save_account(
+        tenant,
+        {
+            "name": "graph",
+            "kind": "microsoft_graph",
+            "client_id": "daemon",
+            "client_secret": "g-secret",
+            "directory_id": "contoso",
+            "token_endpoint": f"{oauth_server.url}/contoso/oauth2/v2.0/token",
+        },
+    )

@@ -27,18 +27,8 @@ def graph(oauth_server):
 
 
 @pytest.fixture
-def graph_server(tenant, oauth_server, graph):
-    account = save_account(
-        tenant,
-        {
-            "name": "graph",
-            "kind": "microsoft_graph",
-            "client_id": "daemon",
-            "client_secret": "g-secret",
-            "directory_id": "contoso",
-            "token_endpoint": f"{oauth_server.url}/contoso/oauth2/v2.0/token",
-        },
-    )
+def graph_server(tenant, graph_account, graph):
+    account = graph_account
     return save_server(
         tenant,
         {

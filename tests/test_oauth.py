@@ -296,18 +296,8 @@ def test_client_credentials_fetch_a_token_without_consent(
     assert request["scope"] == "https://outlook.office365.com/.default"
 
 
-def test_graph_app_only_token_through_msal(tenant, oauth_server):
-    account = save_account(
-        tenant,
-        {
-            "name": "graph",
-            "kind": "microsoft_graph",
-            "client_id": "daemon",
-            "client_secret": "g-secret",
-            "directory_id": "contoso",
-            "token_endpoint": f"{oauth_server.url}/contoso/oauth2/v2.0/token",
-        },
-    )
+def test_graph_app_only_token_through_msal(graph_account, oauth_server):
+    account = graph_account
     assert account.scopes == ["https://graph.microsoft.com/.default"]
     assert get_access_token(account)
     assert oauth_server.stats()["last_token_request"]["scope"] == (
