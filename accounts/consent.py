@@ -144,7 +144,8 @@ def finish_consent(params: dict) -> AuthAccount:
         )
     with transaction.atomic():
         locked = AuthAccount.objects.select_for_update().get(pk=account.pk)
-        store_tokens(locked, tokens, identity=identity or locked.username)
+        # Only what the provider said; an unverified username is not an identity.
+        store_tokens(locked, tokens, identity=identity)
         from outbox.services import release_held
 
         release_held(locked)

@@ -104,7 +104,8 @@ def oauth_callback(request):
             status=400,
         )
     if _can_edit(request, account):
-        flash.success(request, f"Connected: tokens saved for {account.consented_identity}.")
+        who = account.consented_identity or "the mailbox (the provider did not name it)"
+        flash.success(request, f"Connected: tokens saved for {who}.")
         return redirect("account-edit", tenant=account.tenant.slug, name=account.name)
     return render(request, "accounts/consent_result.html", {"account": account, "failure": None})
 

@@ -470,3 +470,23 @@ def test_a_microsoft_account_fills_in_office_365s_smtp_server(api, tenant):
         "/api/v1/tenants/acme/servers", {"name": "O365", "auth_account": "m365"}, format="json"
     ).json()
     assert (body["host"], body["port"], body["security"]) == ("smtp.office365.com", 587, "starttls")
+
+
+def test_no_oauth_secret_reaches_the_logs(client, oauth_server, generic, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    oauth_server.control(strict=True)
+    location = consent_redirect(oauth_server, start_consent(generic))
+    code = parse_qs(urlparse(location).query)["code"][0]
+    client.get(callback_path(location))
+    account = AuthAccount.objects.get(pk=generic.pk)
+    first = (account.access_token, account.refresh_token)
+    get_access_token(account, force_refresh=True)
+    oauth_server.control(revoke_all=True)
+    with pytest.raises(ConsentRequired) as lost:
+        get_access_token(account, force_refresh=True)
+    secrets = {"s3cret-client", code, *first, account.access_token, account.refresh_token}
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert secret not in str(lost.value) and secret not in lost.value.describe()
