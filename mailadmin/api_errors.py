@@ -7,7 +7,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_handler
 
-from mailadmin.errors import MessageRejected
+from mailadmin.errors import BatchRejected, MessageRejected
 
 
 def exception_handler(exc, context):
@@ -18,6 +18,11 @@ def exception_handler(exc, context):
         return Response(
             {"detail": _summary(errors), "errors": errors}, status=status.HTTP_400_BAD_REQUEST
         )
+    if isinstance(exc, BatchRejected):
+        errors = {"messages": {str(i): fields for i, fields in exc.errors.items()}}
+        if not exc.errors:
+            errors = {"messages": [exc.message]}
+        return Response({"detail": exc.message, "errors": errors}, status=400)
     if isinstance(exc, MessageRejected):
         field = exc.field or "non_field_errors"
         return Response(

@@ -7,7 +7,7 @@ from accounts.api import (
     AuthAccountListView,
     AuthAccountRefreshView,
 )
-from outbox.api import MessageActionView, MessageDetailView, MessageListView
+from outbox.api import MessageActionView, MessageBatchView, MessageDetailView, MessageListView
 from servers.api import ServerDetailView, ServerListView, ServerTestView
 from tenants.api import TenantDetailView, TenantListView
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path(f"{T}/servers/<str:name>", ServerDetailView.as_view()),
     path(f"{T}/servers/<str:name>/test", ServerTestView.as_view()),
     path(f"{T}/messages", MessageListView.as_view()),
+    path(f"{T}/messages/batch", MessageBatchView.as_view()),
     path(f"{T}/messages/<uuid:message_id>", MessageDetailView.as_view()),
     path(f"{T}/messages/<uuid:message_id>/cancel", MessageActionView.as_view(action="cancel")),
     path(f"{T}/messages/<uuid:message_id>/retry", MessageActionView.as_view(action="retry")),

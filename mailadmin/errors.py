@@ -66,6 +66,19 @@ class MessageRejected(MailError):
         self.field = field
 
 
+class BatchRejected(MessageRejected):
+    """A bulk send with invalid items: `errors` maps each bad item's index to its fields."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]], message: str = ""):
+        if not message and errors:
+            index = min(errors)
+            field, problems = next(iter(errors[index].items()))
+            first = problems[0] if isinstance(problems, list) else problems
+            message = f"Message {index}: {field}: {first} Nothing was queued."
+        super().__init__(message or "Nothing was queued.", field="messages")
+        self.errors = errors
+
+
 class SecretUnreadable(ConfigurationError):
     """A stored secret cannot be decrypted with the configured FIELD_ENCRYPTION_KEY."""
 

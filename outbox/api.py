@@ -5,6 +5,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
+from mailadmin.errors import BatchRejected
 from mailadmin.status import MessageStatus
 from tenants.api import Conflict, TenantAPIView
 from tenants.models import Role
@@ -152,3 +153,38 @@ class MessageActionView(TenantAPIView):
             )
         message.refresh_from_db()
         return Response(MessageSerializer(message).data)
+
+
+class MessageBatchView(TenantAPIView):
+    """POST {"messages": [...]} (up to 1,000): all queued, or none with per-item errors."""
+
+    write_role = Role.SENDER
+
+    def post(self, request, tenant):
+        items = request.data.get("messages") if isinstance(request.data, dict) else None
+        if not isinstance(items, list):
+            raise ValidationError({"messages": ["Give a list of messages in 'messages'."]})
+        if len(items) > services.MAX_BATCH:
+            raise ValidationError(
+                {"messages": [f"At most {services.MAX_BATCH} messages per batch."]}
+            )
+        shaped, errors = [], {}
+        for index, item in enumerate(items):
+            data = MessageInputSerializer(data=item)
+            if data.is_valid():
+                shaped.append(data.to_service_kwargs())
+            else:
+                errors[index] = data.errors
+        if errors:
+            raise BatchRejected(errors)
+        messages = services.send_messages(self.tenant, shaped)
+        body = [
+            {
+                "id": str(m.id),
+                "status": m.status,
+                "server": m.server_name,
+                "message_id": m.message_id,
+            }
+            for m in messages
+        ]
+        return Response({"count": len(body), "messages": body}, status=status.HTTP_202_ACCEPTED)

@@ -25,13 +25,18 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 100
 
 
-def claim(*, ids: list[str] | None = None, limit: int = BATCH_SIZE) -> list[Message]:
+def claim(
+    *, ids: list[str] | None = None, server_id: int | None = None, limit: int = BATCH_SIZE
+) -> list[Message]:
+    """Take up to `limit` due messages (of one server, if given) for this worker."""
     token = uuid.uuid4()
     now = timezone.now()
     with transaction.atomic():
         due = Message.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now)
         if ids is not None:
             due = due.filter(id__in=ids)
+        if server_id is not None:
+            due = due.filter(server_id=server_id)
         picked = list(
             due.order_by("-priority", "next_attempt_at")
             .select_for_update(skip_locked=True)
@@ -177,16 +182,28 @@ def _release(messages: list[Message]) -> None:
         )
 
 
-def deliver_due(*, ids: list[str] | None = None, max_batches: int = 50) -> list[tuple[str, float]]:
+def deliver_due(
+    *, ids: list[str] | None = None, server_id: int | None = None, max_batches: int = 50
+) -> list[tuple[str, float]]:
+    """Deliver due mail batch by batch (each batch on one connection per server)."""
     retries = []
     for _ in range(max_batches):
-        batch = claim(ids=ids)
+        batch = claim(ids=ids, server_id=server_id)
         if not batch:
             break
         retries.extend(deliver_batch(batch))
         if ids is not None:
             break
     return retries
+
+
+def server_of(message_id: str) -> int | None:
+    """The server of a message still waiting to go, or None (already taken or done)."""
+    return (
+        Message.objects.filter(pk=message_id, status=MessageStatus.QUEUED)
+        .values_list("server_id", flat=True)
+        .first()
+    )
 
 
 def requeue_stale() -> int:

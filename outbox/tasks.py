@@ -17,8 +17,16 @@ def _schedule(retries: list[tuple[str, float]]) -> None:
 
 @shared_task(acks_late=True)
 def deliver(message_id: str) -> None:
-    """Deliver one message, if it is still due (a duplicate wake-up finds nothing to do)."""
-    _schedule(delivery.deliver_due(ids=[message_id]))
+    """A wake-up for one message: deliver it and whatever else of its server is due, in
+    batches on one connection. Wake-ups for messages already taken find nothing to do."""
+    server_id = delivery.server_of(message_id)
+    if server_id is not None:
+        _schedule(delivery.deliver_due(server_id=server_id))
+
+
+@shared_task(acks_late=True)
+def deliver_server(server_id: int) -> None:
+    _schedule(delivery.deliver_due(server_id=server_id))
 
 
 @shared_task(acks_late=True)
