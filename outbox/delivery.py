@@ -49,7 +49,7 @@ def claim(
         )
     return list(
         Message.objects.filter(claim=token, status=MessageStatus.SENDING)
-        .select_related("server__auth_account", "tenant")
+        .select_related("server__auth_account", "server__fallback", "tenant")
         .order_by("server_id", "-priority", "next_attempt_at")
     )
 
@@ -103,6 +103,9 @@ def record_failure(message: Message, err: MailError) -> float | None:
     give_up = not hold and (not err.retryable or exhausted)
     now = timezone.now()
     delay = None
+    fallback = message.server.fallback if message.server is not None else None
+    if err.retryable and not hold and fallback is not None and fallback.active:
+        return _fail_over(message, err, fallback, attempts=attempts, now=now)
     with transaction.atomic():
         if hold:
             # The account lost its grant: keep the mail until someone consents again.
@@ -137,6 +140,32 @@ def record_failure(message: Message, err: MailError) -> float | None:
     return delay if done and not hold else None
 
 
+def _fail_over(message: Message, err: MailError, fallback, *, attempts: int, now) -> float | None:
+    """A temporary failure on a server with a fallback: send through the fallback now."""
+    text = f"{err.describe()} Sending through fallback server {fallback.name}."
+    with transaction.atomic():
+        done = _finish(
+            message,
+            status=MessageStatus.QUEUED,
+            server=fallback,
+            server_name=fallback.name,
+            last_error=text,
+            attempts_count=attempts,
+            next_attempt_at=now,
+        )
+        if done:
+            Attempt.objects.create(
+                tenant_id=message.tenant_id,
+                message=message,
+                server_name=message.server_name,
+                at=now,
+                outcome=Outcome.DEFERRED,
+                code=err.code,
+                detail=text,
+            )
+    return 0.0 if done else None
+
+
 def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
     """Send claimed messages, one connection per server. Returns retries as (id, delay)."""
     retries: list[tuple[str, float]] = []
@@ -164,9 +193,16 @@ def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
                     if delay is not None:
                         retries.append((str(message.id), delay))
                     if transport.connection is None and err.retryable and index + 1 < len(group):
-                        # The connection itself failed: the rest of the batch would only
-                        # repeat it now, so put them back for a later try without an attempt.
-                        _release(group[index + 1 :])
+                        # The connection itself failed: the rest of the batch would only repeat
+                        # it now. With a fallback they all go there; otherwise they go back to
+                        # wait, without an attempt.
+                        rest = group[index + 1 :]
+                        if server.fallback is not None and server.fallback.active:
+                            for other in rest:
+                                if (delay := record_failure(other, err)) is not None:
+                                    retries.append((str(other.id), delay))
+                        else:
+                            _release(rest)
                         break
                     continue
                 record_sent(message, result.code, result.reply, result.refused)

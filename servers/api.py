@@ -15,21 +15,25 @@ class ServerSerializer(serializers.ModelSerializer):
     auth_account = serializers.CharField(
         source="auth_account.name", allow_null=True, required=False, default=None
     )
+    fallback = serializers.CharField(
+        source="fallback.name", allow_null=True, required=False, default=None
+    )
     allowed_from = serializers.ListField(child=serializers.CharField(), required=False)
     override_recipients = serializers.ListField(child=serializers.CharField(), required=False)
 
     class Meta:
         model = ServerConfig
-        fields = [*services.FIELDS, "auth_account", "created_at", "updated_at"]
+        fields = [*services.FIELDS, "auth_account", "fallback", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
         validators = []
         extra_kwargs = {"name": {"validators": []}}
 
     def to_internal_value(self, data):
         values = super().to_internal_value(data)
-        if "auth_account" in values:  # {"auth_account": {"name": x}} from source= → a name
-            account = values.pop("auth_account")
-            values["auth_account"] = account["name"] if isinstance(account, dict) else account
+        for field in ("auth_account", "fallback"):  # {"field": {"name": x}} from source= → x
+            if field in values:
+                value = values.pop(field)
+                values[field] = value["name"] if isinstance(value, dict) else value
         return values
 
 

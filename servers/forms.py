@@ -61,6 +61,11 @@ class ServerForm(Form):
     rate_limit_per_minute = forms.IntegerField(
         min_value=0, initial=0, help_text="Messages per minute; 0 = no limit."
     )
+    fallback = forms.ChoiceField(
+        required=False,
+        label="Fallback server",
+        help_text="Mail goes through it when this server fails temporarily.",
+    )
     override_recipients = ListField(
         required=False,
         label="Recipient override (staging)",
@@ -68,15 +73,21 @@ class ServerForm(Form):
     )
     # Microsoft Graph
     graph_mailbox = forms.CharField(
-        max_length=320, required=False, label="Graph mailbox",
+        max_length=320,
+        required=False,
+        label="Graph mailbox",
         help_text="The mailbox that sends (address or user ID); the default From if empty.",
-    )  # fmt: skip
+    )
     graph_endpoint = forms.CharField(
-        max_length=300, required=False, initial="https://graph.microsoft.com/v1.0",
-        label="Graph endpoint", help_text="Change only for national clouds.",
-    )  # fmt: skip
-    save_to_sent_items = forms.BooleanField(required=False, initial=True,
-                                            label="Save to Sent Items")  # fmt: skip
+        max_length=300,
+        required=False,
+        initial="https://graph.microsoft.com/v1.0",
+        label="Graph endpoint",
+        help_text="Change only for national clouds.",
+    )
+    save_to_sent_items = forms.BooleanField(
+        required=False, initial=True, label="Save to Sent Items"
+    )
     # Advanced
     allow_utf8 = forms.BooleanField(required=False, label="Allow UTF-8 addresses (SMTPUTF8)")
 
@@ -102,19 +113,32 @@ class ServerForm(Form):
             "from_policy",
             "allowed_from",
         ],
-        "Delivery": ["max_connections", "rate_limit_per_minute", "override_recipients"],
+        "Delivery": ["max_connections", "rate_limit_per_minute", "fallback", "override_recipients"],
         "Microsoft Graph": ["graph_mailbox", "graph_endpoint", "save_to_sent_items"],
         "Advanced": ["allow_utf8"],
     }
 
-    def __init__(self, *args, server: ServerConfig | None = None, account_names=(), **kwargs):
+    def __init__(
+        self,
+        *args,
+        server: ServerConfig | None = None,
+        account_names=(),
+        server_names=(),
+        **kwargs,
+    ):
         if server is not None and "initial" not in kwargs:
-            initial = {f: getattr(server, f) for f in self.base_fields if f != "auth_account"}
-            initial["auth_account"] = server.auth_account.name if server.auth_account else ""
+            named = ("auth_account", "fallback")
+            initial = {f: getattr(server, f) for f in self.base_fields if f not in named}
+            for field in named:
+                related = getattr(server, field)
+                initial[field] = related.name if related else ""
             kwargs["initial"] = initial
         super().__init__(*args, **kwargs)
         self.fields["auth_account"].choices = [("", "None (open relay)")] + [
             (n, n) for n in account_names
+        ]
+        self.fields["fallback"].choices = [("", "None")] + [
+            (n, n) for n in server_names if server is None or n != server.name
         ]
 
     def clean_transport(self):

@@ -65,6 +65,14 @@ class ServerConfig(TenantOwned):
     allow_utf8 = models.BooleanField(default=False)
     max_connections = models.PositiveIntegerField(default=4, validators=[MinValueValidator(1)])
     rate_limit_per_minute = models.PositiveIntegerField(default=0, help_text="0 means no limit.")
+    fallback = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fallback_for",
+        help_text="Tried when this server fails temporarily.",
+    )
 
     # Microsoft Graph
     graph_mailbox = models.CharField(

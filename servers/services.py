@@ -58,7 +58,18 @@ def save_server(tenant: Tenant, data: dict, *, server: ServerConfig | None = Non
                 errors["auth_account"] = [f"No auth account named '{name}' in this tenant."]
             else:
                 server.auth_account = account
-    if errors:  # an unknown account name: the cross-field checks below need a real one
+    if "fallback" in data:
+        name = data["fallback"]
+        server.fallback = None
+        if name not in (None, ""):
+            fallback = ServerConfig.objects.for_tenant(tenant).filter(name=name).first()
+            if fallback is None:
+                errors["fallback"] = [f"No server named '{name}' in this tenant."]
+            elif problem := fallback_cycle(server, fallback):
+                errors["fallback"] = [problem]
+            else:
+                server.fallback = fallback
+    if errors:  # unknown names: the cross-field checks below need real ones
         raise ValidationError(errors)
     suggested = server.auth_account.provider.suggested_server if server.auth_account else {}
     if server.transport == "smtp" and not server.host and suggested:
@@ -85,6 +96,22 @@ def save_server(tenant: Tenant, data: dict, *, server: ServerConfig | None = Non
         others.filter(is_default=True).update(is_default=False)
     server.save()
     return server
+
+
+def fallback_cycle(server: ServerConfig, fallback: ServerConfig) -> str | None:
+    """Why `fallback` cannot back up `server` (it leads back to it), or None."""
+    chain = [server.name or "this server", fallback.name]
+    node = fallback
+    while node is not None:
+        if node is server or (node.pk is not None and node.pk == server.pk):
+            return (
+                f"That would send mail in a circle ({' → '.join(chain)}). Choose a fallback "
+                "that does not lead back to this server."
+            )
+        node = node.fallback
+        if node is not None:
+            chain.append(node.name)
+    return None
 
 
 @transaction.atomic

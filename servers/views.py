@@ -21,7 +21,9 @@ from .models import ServerConfig
 
 
 def _servers(request):
-    return ServerConfig.objects.for_tenant(request.tenant).select_related("auth_account")
+    return ServerConfig.objects.for_tenant(request.tenant).select_related(
+        "auth_account", "fallback"
+    )
 
 
 def _health(tenant) -> dict:
@@ -64,7 +66,12 @@ def server_edit(request, name=None):
     server = get_object_or_404(_servers(request), name=name) if name else None
     accounts = list(AuthAccount.objects.for_tenant(request.tenant))
     names = [a.name for a in accounts]
-    form = ServerForm(request.POST or None, server=server, account_names=names)
+    server_names = list(
+        ServerConfig.objects.for_tenant(request.tenant).values_list("name", flat=True)
+    )
+    form = ServerForm(
+        request.POST or None, server=server, account_names=names, server_names=server_names
+    )
     suggestions = {a.name: a.provider.suggested_server for a in accounts}
     if request.method == "POST" and form.is_valid():
         try:
