@@ -56,5 +56,9 @@ test: install-test node services browser lint
 		{ echo "Models changed without a migration: run manage.py makemigrations."; exit 1; }
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
+# Throughput benchmark (issue 4): PostgreSQL + Redis + real workers against smtp-sink.
+bench: install-test services
+	$(PY) bench/throughput.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) var

@@ -1,0 +1,277 @@
+#!/usr/bin/env python
+"""Delivery throughput, measured against the raw smtplib rate of the same run.
+
+Starts what it needs: Postfix's smtp-sink (extracted from Debian's package into var/bench/,
+nothing installed), a separate PostgreSQL database `mailadmin_bench`, Redis database 14 as
+the broker, and real `celery worker` processes. Prints each figure beside its target and
+beside raw smtplib over one connection (pre-built bytes, the yardstick of issue 4).
+
+    python bench/throughput.py --n 20000 --workers 2
+"""
+
+import argparse
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DIR = ROOT / "var" / "bench"
+DB_NAME = "mailadmin_bench"
+DB_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+BROKER = "redis://127.0.0.1:6379/14"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def smtp_sink() -> tuple[Path, dict]:
+    """smtp-sink from Debian's postfix package, unpacked (not installed) into var/bench."""
+    root = BENCH_DIR / "postfix"
+    binary = root / "usr/sbin/smtp-sink"
+    if not binary.exists():
+        BENCH_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["apt-get", "download", "postfix"], cwd=BENCH_DIR, check=True, capture_output=True
+        )
+        deb = next(BENCH_DIR.glob("postfix_*.deb"))
+        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    env = {**os.environ, "LD_LIBRARY_PATH": str(root / "usr/lib/postfix")}
+    return binary, env
+
+
+def start_sink(port: int) -> subprocess.Popen:
+    binary, env = smtp_sink()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    proc = subprocess.Popen(
+        [str(binary), *user, f"127.0.0.1:{port}", "1024"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("smtp-sink did not start")
+
+
+def sample_message(size: int = 2000) -> bytes:
+    body = ("Hello, this is a benchmark message.\r\n" * (size // 38 + 1))[:size]
+    return (
+        "From: app@bench.example\r\nTo: user@bench.example\r\nSubject: benchmark\r\n"
+        f"Message-ID: <bench@bench.example>\r\n\r\n{body}\r\n"
+    ).encode()
+
+
+def raw_smtplib_rate(port: int, n: int) -> float:
+    raw = sample_message()
+    conn = smtplib.SMTP("127.0.0.1", port)
+    conn.ehlo()
+    start = time.perf_counter()
+    for _ in range(n):
+        conn.sendmail("app@bench.example", ["user@bench.example"], raw)
+    elapsed = time.perf_counter() - start
+    conn.quit()
+    return n / elapsed
+
+
+def setup_django() -> None:
+    os.environ.update(
+        DATABASE_URL=DB_URL,
+        CELERY_BROKER_URL=BROKER,
+        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-secret-key"),
+        FIELD_ENCRYPTION_KEY=os.environ.get(
+            "FIELD_ENCRYPTION_KEY", "6Wqhx5C5m4dYGQ9jJkZq8f3Kp0Y2vRrS1tUuVwXxYzA="
+        ),
+        MAILADMIN_VAR_DIR=str(BENCH_DIR),
+        DJANGO_SETTINGS_MODULE="mailadmin.settings",
+        LOG_LEVEL="WARNING",
+    )
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
+        if not c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+            c.execute(f"CREATE DATABASE {DB_NAME}")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def reset(sink_port: int):
+    """An empty outbox, a fresh broker, and one tenant with a server pointing at the sink."""
+    import redis
+
+    from outbox.models import Message
+    from servers.models import ServerConfig
+    from servers.services import save_server
+    from tenants.models import Tenant
+    from tenants.services import create_tenant
+
+    redis.Redis.from_url(BROKER).flushdb()
+    Message.objects.all().delete()
+    ServerConfig.objects.all().delete()
+    tenant = Tenant.objects.filter(slug="bench").first() or create_tenant(slug="bench", name="B")
+    save_server(
+        tenant,
+        {
+            "name": "DEFAULT",
+            "host": "127.0.0.1",
+            "port": sink_port,
+            "security": "none",
+            "default_from": "app@bench.example",
+            "max_connections": 8,
+        },
+    )
+    return tenant
+
+
+def enqueue(tenant, n: int, chunk: int = 1000) -> float:
+    from outbox.services import send_messages
+
+    body = sample_message().decode().split("\r\n\r\n", 1)[1]
+    start = time.perf_counter()
+    for first in range(0, n, chunk):
+        items = [
+            {"to": [f"user{i}@bench.example"], "subject": "benchmark", "text": body}
+            for i in range(first, min(n, first + chunk))
+        ]
+        send_messages(tenant, items)
+    return time.perf_counter() - start
+
+
+def start_workers(count: int, concurrency: int) -> list[subprocess.Popen]:
+    env = {**os.environ, "LOG_LEVEL": "WARNING"}
+    procs = []
+    for index in range(count):
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "mailadmin",
+                    "worker",
+                    "--loglevel",
+                    "WARNING",
+                    "--concurrency",
+                    str(concurrency),
+                    "--hostname",
+                    f"bench{index}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
+    time.sleep(3)  # let them connect; a worker's start-up is not delivery time
+    return procs
+
+
+def stop_workers(procs) -> None:
+    import signal
+
+    for proc in procs:
+        os.killpg(proc.pid, signal.SIGTERM)
+    for proc in procs:
+        proc.wait(timeout=30)
+
+
+def rss_mb(procs) -> float:
+    """Resident memory of the workers and their pool processes."""
+    pids = set()
+    for proc in procs:
+        pids.add(proc.pid)
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True)
+        pids.update(int(p) for p in children.stdout.split())
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def wait_sent(n: int, timeout: float) -> float:
+    from mailadmin.status import MessageStatus
+    from outbox.models import Message
+
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        sent = Message.objects.filter(status=MessageStatus.SENT).count()
+        if sent >= n:
+            return time.perf_counter()
+        time.sleep(0.05)
+    raise SystemExit(f"only {sent} of {n} sent within {timeout:.0f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000, help="messages per stage")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--concurrency", type=int, default=1, help="pool size per worker")
+    args = parser.parse_args()
+    port = free_port()
+    sink = start_sink(port)
+    try:
+        setup_django()
+        raw = raw_smtplib_rate(port, min(args.n, 20000))
+
+        tenant = reset(port)
+        enqueue_seconds = enqueue(tenant, args.n)
+        workers = start_workers(args.workers, args.concurrency)
+        rss_start = rss_mb(workers)
+        start = time.perf_counter()
+        delivery = args.n / (wait_sent(args.n, 900) - start)
+        rss_end = rss_mb(workers)
+        stop_workers(workers)
+
+        tenant = reset(port)
+        workers = start_workers(args.workers, args.concurrency)
+        start = time.perf_counter()
+        enqueue(tenant, args.n)
+        end_to_end = args.n / (wait_sent(args.n, 900) - start)
+        stop_workers(workers)
+    finally:
+        sink.terminate()
+
+    rows = [
+        ("raw smtplib, one connection (yardstick)", raw, None),
+        ("enqueue only, bulk Python API", args.n / enqueue_seconds, None),
+        (f"delivery stage, {args.workers} workers", delivery, 3000),
+        ("bulk enqueue + delivery, end to end", end_to_end, 1500),
+    ]
+    print(f"\n{args.n} messages of ~2 KB, PostgreSQL + Redis, {os.cpu_count()} CPUs\n")
+    print(f"{'figure':<44}{'msg/s':>10}{'target':>10}{'× raw':>8}")
+    for name, rate, target in rows:
+        target_text = f"≥{target}" if target else ""
+        print(f"{name:<44}{rate:>10,.0f}{target_text:>10}{rate / raw:>8.2f}")
+    print(f"\nworker RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB after {args.n} messages")
+
+
+if __name__ == "__main__":
+    if shutil.which("pg_isready") is None:
+        raise SystemExit("bench needs PostgreSQL and Redis: run `make services` first")
+    main()
