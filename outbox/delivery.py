@@ -7,6 +7,7 @@ conditional UPDATE still lets only one worker win each row, so the same code is 
 
 import logging
 import random
+import time
 import uuid
 from datetime import timedelta
 from itertools import groupby
@@ -23,6 +24,9 @@ from .models import Attempt, Message
 
 log = logging.getLogger(__name__)
 BATCH_SIZE = 100
+# Accepted messages are recorded in groups: fewer writes, and a worker that dies re-sends at
+# most this many messages whose 250 it had not recorded yet.
+RECORD_EVERY = 25
 
 
 def claim(
@@ -69,29 +73,56 @@ def _finish(message: Message, *, status: str, **fields) -> bool:
     )
 
 
-def record_sent(message: Message, code: int, reply: str, refused: dict) -> None:
+def record_sent(sent: list[tuple[Message, object]]) -> None:
+    """Record a batch's accepted messages in one transaction: one UPDATE, one INSERT.
+
+    Only rows this worker still holds are written (a sweep may have given a row back).
+    """
+    if not sent:
+        return
     now = timezone.now()
-    detail = f"{code} {reply}"
-    if refused:
-        detail += " — refused: " + "; ".join(f"{a}: {c} {t}" for a, (c, t) in refused.items())
     with transaction.atomic():
-        if _finish(
-            message,
-            status=MessageStatus.SENT,
-            sent_at=now,
-            last_reply=detail,
-            last_error="",
-            attempts_count=message.attempts_count + 1,
-        ):
-            Attempt.objects.create(
-                tenant_id=message.tenant_id,
-                message=message,
-                server_name=message.server_name,
-                at=now,
-                outcome=Outcome.SENT,
-                code=code,
-                detail=detail,
+        owned = set(
+            Message.objects.filter(
+                pk__in=[m.pk for m, _ in sent], claim__in={m.claim for m, _ in sent}
+            ).values_list("pk", flat=True)
+        )
+        rows, attempts = [], []
+        for message, result in sent:
+            if message.pk not in owned:
+                continue
+            detail = f"{result.code} {result.reply}"
+            if result.refused:
+                refused = "; ".join(f"{a}: {c} {t}" for a, (c, t) in result.refused.items())
+                detail += f" — refused: {refused}"
+            message.status, message.claim, message.claimed_at = MessageStatus.SENT, None, None
+            message.sent_at, message.last_reply, message.last_error = now, detail, ""
+            message.attempts_count += 1
+            rows.append(message)
+            attempts.append(
+                Attempt(
+                    tenant_id=message.tenant_id,
+                    message=message,
+                    server_name=message.server_name,
+                    at=now,
+                    outcome=Outcome.SENT,
+                    code=result.code,
+                    detail=detail,
+                )
             )
+        Message.objects.bulk_update(rows, SENT_FIELDS)
+        Attempt.objects.bulk_create(attempts)
+
+
+SENT_FIELDS = [
+    "status",
+    "claim",
+    "claimed_at",
+    "sent_at",
+    "last_reply",
+    "last_error",
+    "attempts_count",
+]
 
 
 def record_failure(message: Message, err: MailError) -> float | None:
@@ -181,8 +212,11 @@ def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
                 record_failure(message, err)
             continue
         transport = transport_for(server)
+        sent = []
+        heartbeat = Heartbeat(group[0].claim)
         try:
             for index, message in enumerate(group):
+                heartbeat.beat()
                 try:
                     result = transport.send(
                         message.from_email, message.recipients, bytes(message.raw)
@@ -205,10 +239,31 @@ def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
                             _release(rest)
                         break
                     continue
-                record_sent(message, result.code, result.reply, result.refused)
+                sent.append((message, result))
+                if len(sent) >= RECORD_EVERY:
+                    record_sent(sent)
+                    sent = []
         finally:
             transport.close()
+            record_sent(sent)  # even after an unexpected error: these were accepted
     return retries
+
+
+class Heartbeat:
+    """Keeps a live worker's claims fresh, so that only a dead worker's rows look stale to the
+    sweep, however long a batch takes against a slow server."""
+
+    def __init__(self, claim):
+        self.claim = claim
+        self.interval = settings.MAILADMIN_STALE_SENDING_SECONDS / 3
+        self.last = time.monotonic()
+
+    def beat(self) -> None:
+        if time.monotonic() - self.last >= self.interval:
+            Message.objects.filter(claim=self.claim, status=MessageStatus.SENDING).update(
+                claimed_at=timezone.now()
+            )
+            self.last = time.monotonic()
 
 
 def _release(messages: list[Message]) -> None:
