@@ -46,6 +46,10 @@ class Message(TenantOwned):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="outbox_due"),
+            # The claim query: one server's due mail, highest priority first, then oldest.
+            models.Index(
+                fields=["server", "status", "-priority", "next_attempt_at"], name="outbox_claim"
+            ),
             models.Index(fields=["tenant", "-created_at"], name="outbox_tenant_log"),
         ]
         constraints = [
