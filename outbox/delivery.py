@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from mailadmin.errors import MailError
 from mailadmin.status import MessageStatus, Outcome
+from servers.models import ServerConfig
 from servers.transports import transport_for
 
 from .models import Attempt, Message
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 100
 # Accepted messages are recorded in groups: fewer writes, and a worker that dies re-sends at
 # most this many messages whose 250 it had not recorded yet.
-RECORD_EVERY = 25
+RECORD_EVERY = 50
 
 
 def claim(
@@ -51,10 +52,11 @@ def claim(
         Message.objects.filter(id__in=picked, status=MessageStatus.QUEUED).update(
             status=MessageStatus.SENDING, claim=token, claimed_at=now
         )
+    # By primary key (indexed); the claim token then keeps only the rows this worker won.
     return list(
-        Message.objects.filter(claim=token, status=MessageStatus.SENDING)
-        .select_related("server__auth_account", "server__fallback", "tenant")
-        .order_by("server_id", "-priority", "next_attempt_at")
+        Message.objects.filter(pk__in=picked, claim=token, status=MessageStatus.SENDING).order_by(
+            "server_id", "-priority", "next_attempt_at"
+        )
     )
 
 
@@ -201,9 +203,17 @@ def _fail_over(message: Message, err: MailError, fallback, *, attempts: int, now
 def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
     """Send claimed messages, one connection per server. Returns retries as (id, delay)."""
     retries: list[tuple[str, float]] = []
-    for _, group in groupby(messages, key=lambda m: m.server_id):
+    for server_id, group in groupby(messages, key=lambda m: m.server_id):
         group = list(group)
-        server = group[0].server
+        # One server (and its account, whose secrets cost a decryption each) per group, not
+        # one per message.
+        server = (
+            ServerConfig.objects.select_related("auth_account", "fallback")
+            .filter(pk=server_id)
+            .first()
+        )
+        for message in group:
+            message.server = server
         if server is None:
             err = MailError(
                 "The server of this message was deleted.",

@@ -11,8 +11,17 @@ class Message(TenantOwned):
     """One message in the durable outbox. The row, not the broker, is the source of truth."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Every status change rewrites each index of this busy table, so no index here repeats
+    # one below: outbox_claim starts with server, outbox_tenant_log with tenant and time.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     server = models.ForeignKey(
-        "servers.ServerConfig", null=True, on_delete=models.SET_NULL, related_name="messages"
+        "servers.ServerConfig",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+        db_index=False,
     )
     server_name = models.CharField(max_length=100)
     status = models.CharField(
@@ -39,7 +48,7 @@ class Message(TenantOwned):
     last_error = models.TextField(blank=True)
     last_reply = models.TextField(blank=True)
 
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
