@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from mailadmin.errors import MailError
 from mailadmin.status import MessageStatus, Outcome
+from servers.limits import Limits
 from servers.models import ServerConfig
 from servers.transports import transport_for
 
@@ -31,9 +32,13 @@ RECORD_EVERY = 50
 
 
 def claim(
-    *, ids: list[str] | None = None, server_id: int | None = None, limit: int = BATCH_SIZE
+    *,
+    ids: list[str] | None = None,
+    server_id: int | None = None,
+    orphans: bool = False,
+    limit: int = BATCH_SIZE,
 ) -> list[Message]:
-    """Take up to `limit` due messages (of one server, if given) for this worker."""
+    """Take up to `limit` due messages (of one server, or whose server is gone)."""
     token = uuid.uuid4()
     now = timezone.now()
     with transaction.atomic():
@@ -42,6 +47,8 @@ def claim(
             due = due.filter(id__in=ids)
         if server_id is not None:
             due = due.filter(server_id=server_id)
+        if orphans:
+            due = due.filter(server__isnull=True)
         picked = list(
             due.order_by("-priority", "next_attempt_at")
             .select_for_update(skip_locked=True)
@@ -284,18 +291,55 @@ def _release(messages: list[Message]) -> None:
         )
 
 
-def deliver_due(
-    *, ids: list[str] | None = None, server_id: int | None = None, max_batches: int = 50
-) -> list[tuple[str, float]]:
-    """Deliver due mail batch by batch (each batch on one connection per server)."""
+def due_servers() -> list[int | None]:
+    """Servers with mail due now (None: mail whose server was deleted)."""
+    due = Message.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__lte=timezone.now())
+    return list(due.values_list("server_id", flat=True).distinct())
+
+
+def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
+    """Deliver one server's due mail within its limits.
+
+    Returns (retries as (id, delay), seconds until the server's rate allows more or None).
+    A server at max_connections or out of rate budget leaves its mail for later; other
+    servers' mail is never held up by it.
+    """
+    server = ServerConfig.objects.filter(pk=server_id).first() if server_id is not None else None
+    if server is None:  # its server was deleted: the batch fails them with a sentence
+        return deliver_batch(claim(orphans=True)), None
+    limits = Limits(server)
+    if not limits.acquire_slot():
+        return [], None  # as many workers as the server allows are already sending
+    retries: list[tuple[str, float]] = []
+    try:
+        for _ in range(max_batches):
+            granted, wait = limits.take(BATCH_SIZE)
+            if not granted:
+                return retries, wait
+            batch = claim(server_id=server_id, limit=granted)
+            limits.give_back(granted - len(batch))
+            if not batch:
+                break
+            retries.extend(deliver_batch(batch))
+            limits.renew_slot()
+    finally:
+        limits.release_slot()
+    return retries, None
+
+
+def deliver_due(*, server_id: int | None = None, max_batches: int = 50, rounds: int = 5):
+    """Deliver due mail server by server (all servers, or one), within each one's limits.
+
+    A few rounds, because mail failed over to a fallback server is due there at once.
+    Returns the retries to schedule as (message id, delay).
+    """
     retries = []
-    for _ in range(max_batches):
-        batch = claim(ids=ids, server_id=server_id)
-        if not batch:
+    for _ in range(1 if server_id is not None else rounds):
+        servers = [server_id] if server_id is not None else due_servers()
+        if not servers:
             break
-        retries.extend(deliver_batch(batch))
-        if ids is not None:
-            break
+        for each in servers:
+            retries.extend(deliver_for_server(each, max_batches=max_batches)[0])
     return retries
 
 

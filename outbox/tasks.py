@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from servers.limits import first_wake
+
 from . import delivery
 
 # Longer waits are left to the sweep: a Redis ETA task held past the broker's visibility
@@ -17,21 +19,32 @@ def _schedule(retries: list[tuple[str, float]]) -> None:
 
 @shared_task(acks_late=True)
 def deliver(message_id: str) -> None:
-    """A wake-up for one message: deliver it and whatever else of its server is due, in
-    batches on one connection. Wake-ups for messages already taken find nothing to do."""
-    server_id = delivery.server_of(message_id)
-    if server_id is not None:
-        _schedule(delivery.deliver_due(server_id=server_id))
+    """A wake-up for one message: deliver its server's due mail in batches on one connection.
+    Wake-ups for messages already taken find nothing to do."""
+    if (server_id := delivery.server_of(message_id)) is not None:
+        _deliver_server(server_id)
 
 
 @shared_task(acks_late=True)
 def deliver_server(server_id: int) -> None:
-    _schedule(delivery.deliver_due(server_id=server_id))
+    _deliver_server(server_id)
+
+
+def _deliver_server(server_id: int) -> None:
+    retries, wait = delivery.deliver_for_server(server_id)
+    _schedule(retries)
+    if wait is not None and first_wake(server_id, wait):
+        deliver_server.apply_async(args=[server_id], countdown=wait)
 
 
 @shared_task(acks_late=True)
 def deliver_due() -> None:
-    _schedule(delivery.deliver_due())
+    """Wake a delivery for every server with due mail."""
+    for server_id in delivery.due_servers():
+        if server_id is None:
+            _schedule(delivery.deliver_for_server(None)[0])
+        else:
+            deliver_server.delay(server_id)
 
 
 @shared_task

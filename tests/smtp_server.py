@@ -5,6 +5,7 @@ import collections
 import socket
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 
 import trustme
@@ -27,6 +28,7 @@ class Received:
     rcpt_tos: list[str]
     content: bytes
     mail_options: list[str]
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -1,0 +1,97 @@
+"""Per-server limits shared by all workers: connection slots and a rate."""
+
+import time
+
+import pytest
+import redis
+from django.conf import settings
+
+from mailadmin.status import MessageStatus
+from outbox import delivery
+from outbox.models import Message
+from outbox.services import send_messages
+from servers.limits import Limits, capacity
+from servers.services import save_server
+
+from .conftest import relay_settings
+from .workers import celery_worker, wait_until
+
+
+@pytest.fixture(autouse=True)
+def empty_redis():
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+
+
+@pytest.mark.django_db
+def test_connection_slots_are_shared_and_freed(relay):
+    save_server(relay.tenant, {"max_connections": 2}, server=relay)
+    first, second, third = Limits(relay), Limits(relay), Limits(relay)
+    assert first.acquire_slot() and second.acquire_slot()
+    assert not third.acquire_slot()
+    first.release_slot()
+    assert third.acquire_slot()
+
+
+@pytest.mark.django_db
+def test_the_rate_grants_a_burst_then_paces(relay):
+    save_server(relay.tenant, {"rate_limit_per_minute": 240}, server=relay)
+    limits = Limits(relay)
+    assert limits.take(100) == (capacity(240), 0.0) == (4, 0.0)
+    granted, wait = limits.take(100)
+    assert granted == 0 and 0 < wait <= 0.25
+    time.sleep(0.5)
+    assert limits.take(100)[0] == 2
+
+
+@pytest.mark.django_db
+def test_a_rate_limited_server_does_not_hold_up_another(tenant, make_smtp_server):
+    slow_sink, fast_sink = make_smtp_server(), make_smtp_server()
+    save_server(tenant, relay_settings(slow_sink, name="SLOW", rate_limit_per_minute=120))
+    save_server(tenant, relay_settings(fast_sink, name="FAST"))
+    send_messages(
+        tenant, [{"server": "SLOW", "to": [f"s{i}@x.example"], "text": "x"} for i in range(10)]
+    )
+    send_messages(
+        tenant, [{"server": "FAST", "to": [f"f{i}@x.example"], "text": "x"} for i in range(30)]
+    )
+    delivery.deliver_due()
+    assert len(fast_sink.handler_obj.received) == 30
+    assert len(slow_sink.handler_obj.received) == capacity(120) == 2
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_real_workers_hold_the_pace_within_ten_percent(tmp_path, tenant, make_smtp_server):
+    rate, count = 240, 40  # four a second: a burst of 4, then 36 more over 9 s
+    slow_sink, fast_sink = make_smtp_server(), make_smtp_server()
+    save_server(tenant, relay_settings(slow_sink, name="SLOW", rate_limit_per_minute=rate))
+    save_server(tenant, relay_settings(fast_sink, name="FAST"))
+    with celery_worker(tmp_path), celery_worker(tmp_path):
+        start = time.monotonic()
+        send_messages(
+            tenant,
+            [{"server": "SLOW", "to": [f"s{i}@x.example"], "text": "x"} for i in range(count)],
+        )
+        send_messages(
+            tenant, [{"server": "FAST", "to": [f"f{i}@x.example"], "text": "x"} for i in range(100)]
+        )
+        wait_until(
+            lambda: len(fast_sink.handler_obj.received) == 100,
+            timeout=30,
+            what="the unlimited server's mail",
+        )
+        fast_done = fast_sink.handler_obj.received[-1].at - start
+        wait_until(
+            lambda: Message.objects.filter(status=MessageStatus.SENT).count() == count + 100,
+            timeout=60,
+            what="everything sent",
+        )
+    times = [r.at for r in slow_sink.handler_obj.received]
+    expected = (count - capacity(rate)) / (rate / 60)
+    measured = times[-1] - times[0]
+    print(
+        f"paced {count} messages over {measured:.2f} s (expected {expected:.2f} s); "
+        f"the other server finished after {fast_done:.2f} s"
+    )
+    assert abs(measured - expected) <= 0.1 * expected
+    assert fast_done < expected / 2
