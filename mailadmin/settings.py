@@ -119,6 +119,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A wake-up that cannot be published fails fast: the row is stored and the sweep delivers it.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 MAILADMIN_SWEEP_SECONDS = env.float("MAILADMIN_SWEEP_SECONDS", default=30.0)
 MAILADMIN_REFRESH_BEAT_SECONDS = env.float("MAILADMIN_REFRESH_BEAT_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE = {

@@ -30,9 +30,9 @@ def enqueue_message(
     try:
         with transaction.atomic():
             message.save(force_insert=True)
-            from .tasks import deliver
+            from .tasks import deliver, wake
 
-            deliver.delay_on_commit(str(message.id))
+            wake(deliver, str(message.id))
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):
@@ -89,10 +89,10 @@ def send_messages(tenant: Tenant, items: list[dict]) -> list[Message]:
         result.append(message)
     with transaction.atomic():
         Message.objects.bulk_create(fresh)
-        from .tasks import deliver_server
+        from .tasks import deliver_server, wake
 
         for server_id in {m.server_id for m in fresh}:
-            deliver_server.delay_on_commit(server_id)
+            wake(deliver_server, server_id)
     return result
 
 
@@ -120,9 +120,9 @@ def release_held(account) -> int:
         status=MessageStatus.HELD, server__auth_account=account
     ).update(status=MessageStatus.QUEUED, next_attempt_at=timezone.now(), last_error="")
     if released:
-        from .tasks import deliver_due
+        from .tasks import deliver_due, wake
 
-        deliver_due.delay_on_commit()
+        wake(deliver_due)
     return released
 
 
@@ -140,7 +140,7 @@ def retry_message(message: Message) -> bool:
         pk=message.pk, status__in=[MessageStatus.FAILED, MessageStatus.CANCELLED]
     ).update(status=MessageStatus.QUEUED, attempts_count=0, next_attempt_at=timezone.now())
     if updated:
-        from .tasks import deliver
+        from .tasks import deliver, wake
 
-        deliver.delay_on_commit(str(message.pk))
+        wake(deliver, str(message.pk))
     return bool(updated)

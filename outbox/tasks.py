@@ -1,10 +1,37 @@
 """Thin Celery tasks: they take ids and call the delivery engine."""
 
+import logging
+
 from celery import shared_task
+from django.db import transaction
 
 from servers.limits import first_wake
 
 from . import delivery
+
+log = logging.getLogger(__name__)
+
+
+def wake(task, *args) -> None:
+    """Send a wake-up after the transaction commits, best effort.
+
+    The row is the truth and the broker only carries wake-ups: with the broker down, the
+    message is still queued and the sweep delivers it, so the caller must not see an error.
+    """
+
+    def send():
+        try:
+            task.delay(*args)
+        except Exception as err:  # noqa: BLE001 - any broker failure; the sweep covers it
+            log.warning(
+                "wake-up %s%s not sent (%s); the sweep will deliver",
+                task.name,
+                args,
+                type(err).__name__,
+            )
+
+    transaction.on_commit(send)
+
 
 # Longer waits are left to the sweep: a Redis ETA task held past the broker's visibility
 # timeout is delivered again, and the row's next_attempt_at is the truth anyway.

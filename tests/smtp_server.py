@@ -216,3 +216,37 @@ def start_xoauth2_server(jwks: dict, *, certificates: Certificates):
     controller.start()
     controller.handler_obj = handler
     return controller
+
+
+@dataclass
+class FlakyHandler(Handler):
+    """Fails a fraction of commands the ways real servers do: 421 at EHLO, 451 after RCPT,
+    and the connection dropped during DATA. Deterministic (every `every`-th), not random."""
+
+    every: int = 4
+    counts: dict = field(default_factory=lambda: {"ehlo": 0, "rcpt": 0, "data": 0})
+    injected: int = 0
+
+    def _fails(self, command: str) -> bool:
+        with self.lock:
+            self.counts[command] += 1
+            failing = self.counts[command] % self.every == 0
+            self.injected += failing
+            return failing
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self._fails("ehlo"):
+            return ["421 4.3.2 Service not available, closing transmission channel"]
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self._fails("rcpt"):
+            return "451 4.3.0 Temporary failure, try again"
+        return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    async def handle_DATA(self, server, session, envelope):
+        if self._fails("data"):
+            server.transport.abort()  # the connection drops before any reply
+            return "451 dropped"
+        return await super().handle_DATA(server, session, envelope)
