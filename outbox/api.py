@@ -44,6 +44,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "sent_at",
             "next_attempt_at",
             "attempts_count",
+            "expires_at",
             "last_error",
             "last_reply",
             "attempts",
@@ -81,6 +82,10 @@ class MessageInputSerializer(serializers.Serializer):
     attachments = AttachmentSerializer(many=True, required=False)
     idempotency_key = serializers.CharField(required=False, max_length=200, allow_blank=True)
     priority = serializers.ChoiceField(choices=["low", "normal", "high"], required=False)
+    # Strings, parsed by the service, which refuses times without a zone: "09:00" read as
+    # the server's UTC is the classic scheduling bug.
+    send_at = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    expires_at = serializers.CharField(required=False, allow_null=True, allow_blank=True)
 
     def get_fields(self):
         fields = super().get_fields()

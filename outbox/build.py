@@ -6,8 +6,11 @@ Every check names the field it is about (MessageRejected.field) and changes noth
 import base64
 import binascii
 import re
+from datetime import datetime
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from mailadmin.errors import MessageRejected
 from mailadmin.status import Priority
@@ -134,6 +137,19 @@ def _attachments(items) -> list[tuple[str, str, bytes]]:
     return result
 
 
+def _when(field: str, value) -> datetime | None:
+    """A moment given as an aware datetime or an ISO 8601 string with a time zone."""
+    if value in (None, ""):
+        return None
+    moment = parse_datetime(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime) or timezone.is_naive(moment):
+        raise MessageRejected(
+            f"Give {field} as an ISO 8601 time with a time zone, e.g. 2026-12-01T09:00:00Z.",
+            field=field,
+        )
+    return moment
+
+
 def build_message(
     tenant: Tenant,
     *,
@@ -152,6 +168,8 @@ def build_message(
     idempotency_key: str | None = None,
     priority: str = "normal",
     is_test: bool = False,
+    send_at=None,
+    expires_at=None,
     servers: dict | None = None,
 ) -> Message:
     """Everything but saving. `servers` caches resolved servers across a bulk call."""
@@ -182,6 +200,12 @@ def build_message(
     except KeyError as err:
         raise MessageRejected("Priority is one of low, normal, high.", field="priority") from err
 
+    now = timezone.now()
+    send_at, expires_at = _when("send_at", send_at), _when("expires_at", expires_at)
+    if expires_at is not None and expires_at <= max(now, send_at or now):
+        raise MessageRejected(
+            "expires_at must be later than now and than send_at.", field="expires_at"
+        )
     extra_headers = _headers(headers)
     envelope = [*to_list, *cc_list, *bcc_list]
     header_to, header_cc = to_list, cc_list
@@ -227,5 +251,7 @@ def build_message(
         message_id=message_id,
         idempotency_key=idempotency_key or None,
         is_test=is_test,
+        next_attempt_at=send_at or now,
+        expires_at=expires_at,
     )
     return message

@@ -14,6 +14,7 @@ from itertools import groupby
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from mailadmin.errors import MailError
@@ -42,7 +43,11 @@ def claim(
     token = uuid.uuid4()
     now = timezone.now()
     with transaction.atomic():
-        due = Message.objects.filter(status=MessageStatus.QUEUED, next_attempt_at__lte=now)
+        due = Message.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            status=MessageStatus.QUEUED,
+            next_attempt_at__lte=now,
+        )
         if ids is not None:
             due = due.filter(id__in=ids)
         if server_id is not None:
@@ -139,22 +144,27 @@ def record_failure(message: Message, err: MailError) -> float | None:
     """Reschedule (returns the delay in seconds) or fail the message for good (returns None)."""
     attempts = message.attempts_count + 1
     text = err.describe()
-    hold = getattr(err, "hold", False)
-    exhausted = err.counts_as_attempt and attempts >= settings.MAILADMIN_MAX_ATTEMPTS
-    give_up = not hold and (not err.retryable or exhausted)
     now = timezone.now()
+    expired = message.expires_at is not None and now >= message.expires_at
+    hold = getattr(err, "hold", False) and not expired
+    exhausted = err.counts_as_attempt and attempts >= settings.MAILADMIN_MAX_ATTEMPTS
+    give_up = expired or (not hold and (not err.retryable or exhausted))
+    if expired:
+        text = (
+            f"Expired at {message.expires_at:%Y-%m-%d %H:%M:%S} UTC before it could be sent. {text}"
+        )
     delay = None
     fallback = message.server.fallback if message.server is not None else None
-    if err.retryable and not hold and fallback is not None and fallback.active:
+    if err.retryable and not give_up and not hold and fallback is not None and fallback.active:
         return _fail_over(message, err, fallback, attempts=attempts, now=now)
     with transaction.atomic():
-        if hold:
+        if hold and not give_up:
             # The account lost its grant: keep the mail until someone consents again.
             done = _finish(
                 message, status=MessageStatus.HELD, last_error=text, attempts_count=attempts
             )
         elif give_up:
-            if err.retryable:
+            if err.retryable and not expired:
                 text = f"Gave up after {attempts} attempts. Last error: {text}"
             done = _finish(
                 message, status=MessageStatus.FAILED, last_error=text, attempts_count=attempts
@@ -357,6 +367,18 @@ def requeue_stale() -> int:
     cutoff = timezone.now() - timedelta(seconds=settings.MAILADMIN_STALE_SENDING_SECONDS)
     return Message.objects.filter(status=MessageStatus.SENDING, claimed_at__lt=cutoff).update(
         status=MessageStatus.QUEUED, claim=None, claimed_at=None
+    )
+
+
+def expire_overdue() -> int:
+    """Fail waiting mail past its expiry: it is too old to matter now."""
+    return Message.objects.filter(
+        status__in=[MessageStatus.QUEUED, MessageStatus.HELD],
+        expires_at__isnull=False,
+        expires_at__lte=timezone.now(),
+    ).update(
+        status=MessageStatus.FAILED,
+        last_error="Expired before it could be sent (see the attempts for why it waited).",
     )
 
 

@@ -43,6 +43,8 @@ class Message(TenantOwned):
 
     attempts_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
+    # Not sent after this: it fails as expired (reminders and codes that are too old to matter).
+    expires_at = models.DateTimeField(null=True, blank=True)
     claim = models.UUIDField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)

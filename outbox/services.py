@@ -30,9 +30,12 @@ def enqueue_message(
     try:
         with transaction.atomic():
             message.save(force_insert=True)
-            from .tasks import deliver, wake
+            from .tasks import MAX_COUNTDOWN_SECONDS, deliver, wake
 
-            wake(deliver, str(message.id))
+            # Scheduled mail: a wake-up at its time when that is soon; the sweep otherwise.
+            later = (message.next_attempt_at - timezone.now()).total_seconds()
+            if later <= MAX_COUNTDOWN_SECONDS:
+                wake(deliver, str(message.id), countdown=later if later > 0 else None)
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):

@@ -12,7 +12,7 @@ from . import delivery
 log = logging.getLogger(__name__)
 
 
-def wake(task, *args) -> None:
+def wake(task, *args, countdown: float | None = None) -> None:
     """Send a wake-up after the transaction commits, best effort.
 
     The row is the truth and the broker only carries wake-ups: with the broker down, the
@@ -21,7 +21,7 @@ def wake(task, *args) -> None:
 
     def send():
         try:
-            task.delay(*args)
+            task.apply_async(args=args, countdown=countdown)
         except Exception as err:  # noqa: BLE001 - any broker failure; the sweep covers it
             log.warning(
                 "wake-up %s%s not sent (%s); the sweep will deliver",
@@ -77,6 +77,7 @@ def deliver_due() -> None:
 @shared_task
 def sweep() -> int:
     """Beat: re-queue rows of dead workers; wake a worker for due mail whose wake-up was lost."""
+    delivery.expire_overdue()
     requeued = delivery.requeue_stale()
     if requeued or delivery.overdue_exists():
         deliver_due.delay()
