@@ -153,6 +153,9 @@ MAILADMIN_STALE_SENDING_SECONDS = env.float("MAILADMIN_STALE_SENDING_SECONDS", d
 MAILADMIN_RETRY_BASE_SECONDS = env.float("MAILADMIN_RETRY_BASE_SECONDS", default=30.0)
 MAILADMIN_RETRY_MAX_SECONDS = env.float("MAILADMIN_RETRY_MAX_SECONDS", default=3600.0)
 MAILADMIN_MAX_ATTEMPTS = env.int("MAILADMIN_MAX_ATTEMPTS", default=12)
+# After this many consecutive failures to reach a server, stop trying it for a while.
+MAILADMIN_BREAKER_THRESHOLD = env.int("MAILADMIN_BREAKER_THRESHOLD", default=5)
+MAILADMIN_BREAKER_OPEN_SECONDS = env.float("MAILADMIN_BREAKER_OPEN_SECONDS", default=60.0)
 MAILADMIN_MAX_MESSAGE_BYTES = env.int("MAILADMIN_MAX_MESSAGE_BYTES", default=25 * 1024 * 1024)
 
 # --- REST API ---------------------------------------------------------------------------

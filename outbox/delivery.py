@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from mailadmin.errors import MailError
 from mailadmin.status import MessageStatus, Outcome
-from servers.limits import Limits
+from servers.limits import Breaker, Limits
 from servers.models import ServerConfig
 from servers.transports import transport_for
 
@@ -217,7 +217,7 @@ def _fail_over(message: Message, err: MailError, fallback, *, attempts: int, now
     return 0.0 if done else None
 
 
-def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
+def deliver_batch(messages: list[Message], *, breaker=None) -> list[tuple[str, float]]:
     """Send claimed messages, one connection per server. Returns retries as (id, delay)."""
     retries: list[tuple[str, float]] = []
     for server_id, group in groupby(messages, key=lambda m: m.server_id):
@@ -254,7 +254,10 @@ def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
                     delay = record_failure(message, err)
                     if delay is not None:
                         retries.append((str(message.id), delay))
-                    if transport.connection is None and err.retryable and index + 1 < len(group):
+                    unreachable = transport.connection is None and err.retryable
+                    if unreachable and breaker is not None:
+                        breaker.failed()
+                    if unreachable and index + 1 < len(group):
                         # The connection itself failed: the rest of the batch would only repeat
                         # it now. With a fallback they all go there; otherwise they go back to
                         # wait, without an attempt.
@@ -268,6 +271,8 @@ def deliver_batch(messages: list[Message]) -> list[tuple[str, float]]:
                         break
                     continue
                 sent.append((message, result))
+                if breaker is not None and len(sent) == 1:
+                    breaker.succeeded()
                 if len(sent) >= RECORD_EVERY:
                     record_sent(sent)
                     sent = []
@@ -317,6 +322,9 @@ def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
     server = ServerConfig.objects.filter(pk=server_id).first() if server_id is not None else None
     if server is None:  # its server was deleted: the batch fails them with a sentence
         return deliver_batch(claim(orphans=True)), None
+    breaker = Breaker(server)
+    if (paused := breaker.wait()) is not None:
+        return [], paused  # the server keeps failing: leave it alone until the pause ends
     limits = Limits(server)
     if not limits.acquire_slot():
         return [], None  # as many workers as the server allows are already sending
@@ -330,8 +338,10 @@ def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
             limits.give_back(granted - len(batch))
             if not batch:
                 break
-            retries.extend(deliver_batch(batch))
+            retries.extend(deliver_batch(batch, breaker=breaker))
             limits.renew_slot()
+            if breaker.wait() is not None:
+                break
     finally:
         limits.release_slot()
     return retries, None

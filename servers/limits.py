@@ -108,6 +108,50 @@ class Limits:
             _local.give_back(self.server.pk, unused)
 
 
+class Breaker:
+    """Per-server circuit breaker: after MAILADMIN_BREAKER_THRESHOLD consecutive failures to
+    reach a server, nobody tries it for MAILADMIN_BREAKER_OPEN_SECONDS; then one probe goes.
+    A success closes it; a failed probe opens it again at once."""
+
+    def __init__(self, server):
+        self.key = f"mailadmin:breaker:{server.pk}"
+        self.url = redis_url()
+
+    def wait(self) -> float | None:
+        """Seconds until the server may be tried again, or None when it may be tried now."""
+        if self.url:
+            until = _client(self.url).hget(self.key, "open_until")
+            until = float(until) if until else 0.0
+        else:
+            until = _local.breakers.get(self.key, [0, 0.0])[1]
+        remaining = until - time.time()
+        return remaining if remaining > 0 else None
+
+    def failed(self) -> None:
+        threshold = settings.MAILADMIN_BREAKER_THRESHOLD
+        open_until = time.time() + settings.MAILADMIN_BREAKER_OPEN_SECONDS
+        if self.url:
+            client = _client(self.url)
+            failures = client.hincrby(self.key, "failures", 1)
+            if failures >= threshold:
+                # Stay one failure from opening: after the pause a failed probe re-opens it.
+                client.hset(self.key, mapping={"open_until": open_until, "failures": threshold - 1})
+            client.expire(self.key, 86400)
+            return
+        with _local.lock:
+            failures, until = _local.breakers.get(self.key, [0, 0.0])
+            failures += 1
+            if failures >= threshold:
+                failures, until = threshold - 1, open_until
+            _local.breakers[self.key] = [failures, until]
+
+    def succeeded(self) -> None:
+        if self.url:
+            _client(self.url).delete(self.key)
+        else:
+            _local.breakers.pop(self.key, None)
+
+
 def first_wake(server_id: int, wait: float) -> bool:
     """True for the first of the workers that want to wake a rate-limited server after `wait`
     seconds: one pending wake-up per server, however many found it out of budget."""
@@ -124,6 +168,7 @@ class _LocalLimits:
         self.lock = threading.Lock()
         self.slots: dict[int, dict[str, float]] = {}
         self.buckets: dict[int, list[float]] = {}
+        self.breakers: dict[str, list] = {}
 
     def acquire(self, server_id, holder, maximum, now) -> bool:
         with self.lock:

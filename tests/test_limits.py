@@ -4,16 +4,19 @@ import time
 
 import pytest
 import redis
+from aiosmtpd.controller import Controller
 from django.conf import settings
+from django.utils import timezone
 
 from mailadmin.status import MessageStatus
 from outbox import delivery
-from outbox.models import Message
+from outbox.models import Attempt, Message
 from outbox.services import send_messages
 from servers.limits import Limits, capacity
 from servers.services import save_server
 
 from .conftest import relay_settings
+from .smtp_server import Handler, free_port
 from .workers import celery_worker, wait_until
 
 
@@ -95,3 +98,37 @@ def test_real_workers_hold_the_pace_within_ten_percent(tmp_path, tenant, make_sm
     )
     assert abs(measured - expected) <= 0.1 * expected
     assert fast_done < expected / 2
+
+
+@pytest.mark.django_db
+def test_the_breaker_stops_hammering_a_dead_server_then_probes(tenant, settings):
+    settings.MAILADMIN_BREAKER_THRESHOLD = 3
+    settings.MAILADMIN_BREAKER_OPEN_SECONDS = 1
+    port = free_port()  # nothing listens yet
+    save_server(
+        tenant,
+        {
+            "name": "DEFAULT",
+            "host": "127.0.0.1",
+            "port": port,
+            "security": "none",
+            "default_from": "app@acme.example",
+        },
+    )
+    send_messages(tenant, [{"to": [f"u{i}@example.com"], "text": "x"} for i in range(10)])
+    for _ in range(4):
+        delivery.deliver_due()
+    # Three failed connections opened the breaker; after that nobody tried.
+    assert Attempt.objects.count() == 3
+    assert Message.objects.filter(status=MessageStatus.QUEUED).count() == 10
+    handler = Handler()  # the server comes back on the same port
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        time.sleep(1.1)  # the pause ends: one probe, it succeeds, the breaker closes
+        Message.objects.update(next_attempt_at=timezone.now())
+        delivery.deliver_due()
+        assert Message.objects.filter(status=MessageStatus.SENT).count() == 10
+        assert len(handler.received) == 10
+    finally:
+        controller.stop()
