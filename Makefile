@@ -58,6 +58,7 @@ test: install-test node services browser lint
 
 # Throughput benchmark (issue 4): PostgreSQL + Redis + real workers against smtp-sink.
 bench: install-test services
+	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) bench/throughput.py $(BENCH_ARGS)
 
 clean:

@@ -227,6 +227,117 @@ def wait_sent(n: int, timeout: float) -> float:
     raise SystemExit(f"only {sent} of {n} sent within {timeout:.0f} s")
 
 
+def start_web(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "mailadmin.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=os.environ.copy(),
+        start_new_session=True,
+    )
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return proc
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("gunicorn did not start")
+
+
+def api_key(tenant) -> str:
+    from tenants.services import create_api_key
+
+    return create_api_key(tenant, name=f"bench-{time.time_ns()}", role="sender")[1]
+
+
+def rest_figures(port: int, key: str, seconds: int = 10) -> tuple[float, float]:
+    """POST .../messages under wrk (2 threads, 16 connections): requests/s and p50 in ms."""
+    script = BENCH_DIR / "post.lua"
+    body = '{"to": ["user@bench.example"], "subject": "benchmark", "text": "Hello."}'
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = '{body}'\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {key}"\n'
+    )
+    url = f"http://127.0.0.1:{port}/api/v1/tenants/bench/messages"
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rate = float(next(line for line in out.splitlines() if "Requests/sec" in line).split()[-1])
+    p50 = next(line for line in out.splitlines() if line.strip().startswith("50%")).split()[-1]
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    unit = next(u for u in ("us", "ms", "s") if p50.endswith(u))
+    return rate, float(p50[: -len(unit)]) * scale[unit]
+
+
+def idle_latency(port: int, key: str, tenant, rounds: int = 40) -> float:
+    """One message at a time into an idle system: REST accept → the SMTP server's 250, p50 ms."""
+    import statistics
+    import threading
+
+    import requests
+    from aiosmtpd.controller import Controller
+
+    from servers.services import save_server
+
+    arrived: dict[str, float] = {}
+    got = threading.Event()
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):
+            arrived[envelope.rcpt_tos[0]] = time.perf_counter()
+            got.set()
+            return "250 OK"
+
+    smtp_port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    save_server(
+        tenant,
+        {
+            "name": "LATENCY",
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "security": "none",
+            "default_from": "app@bench.example",
+        },
+    )
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Authorization"] = f"Bearer {key}"
+    url = f"http://127.0.0.1:{port}/api/v1/tenants/bench/messages"
+    samples = []
+    try:
+        for i in range(rounds):
+            got.clear()
+            sent = time.perf_counter()
+            response = session.post(
+                url,
+                json={"server": "LATENCY", "to": [f"l{i}@bench.example"], "text": "ping"},
+                timeout=10,
+            )
+            response.raise_for_status()
+            if not got.wait(10):
+                raise SystemExit("a latency probe was not delivered within 10 s")
+            samples.append((arrived[f"l{i}@bench.example"] - sent) * 1000)
+            time.sleep(0.1)
+    finally:
+        controller.stop()
+    return statistics.median(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000, help="messages per stage")
@@ -254,6 +365,20 @@ def main() -> None:
         enqueue(tenant, args.n)
         end_to_end = args.n / (wait_sent(args.n, 900) - start)
         stop_workers(workers)
+
+        tenant = reset(port)
+        key = api_key(tenant)
+        web_port = free_port()
+        web = start_web(web_port)
+        try:
+            rest_rate, rest_p50 = rest_figures(web_port, key)
+            reset(port)
+            workers = start_workers(1, 1)
+            latency = idle_latency(web_port, key, tenant)
+            stop_workers(workers)
+        finally:
+            web.terminate()
+            web.wait(timeout=30)
     finally:
         sink.terminate()
 
@@ -269,9 +394,17 @@ def main() -> None:
         target_text = f"≥{target}" if target else ""
         print(f"{name:<44}{rate:>10,.0f}{target_text:>10}{rate / raw:>8.2f}")
     print(f"\nworker RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB after {args.n} messages")
+    print(
+        f"REST POST .../messages, gunicorn 2 workers, wrk 16 connections: {rest_rate:,.0f} req/s"
+        f" (target ≥400), p50 {rest_p50:.1f} ms (target ≤15)"
+    )
+    print(
+        f"idle-queue latency, REST accept → SMTP 250, Redis broker: p50 {latency:.0f} ms"
+        " (target ≤100)"
+    )
 
 
 if __name__ == "__main__":
-    if shutil.which("pg_isready") is None:
-        raise SystemExit("bench needs PostgreSQL and Redis: run `make services` first")
+    if shutil.which("pg_isready") is None or shutil.which("wrk") is None:
+        raise SystemExit("bench needs PostgreSQL, Redis and wrk: run `make bench`")
     main()

@@ -60,6 +60,13 @@ class MessageSerializer(serializers.ModelSerializer):
         return ordered
 
 
+class AcceptedSerializer(MessageSerializer):
+    """The answer to a new message: what was queued, without the (empty) delivery log."""
+
+    class Meta(MessageSerializer.Meta):
+        fields = [f for f in MessageSerializer.Meta.fields if f != "attempts"]
+
+
 class AttachmentSerializer(serializers.Serializer):
     filename = serializers.CharField(max_length=255)
     content_type = serializers.CharField(required=False, allow_blank=True)
@@ -132,7 +139,7 @@ class MessageListView(TenantAPIView):
         data.is_valid(raise_exception=True)
         message, created = services.enqueue_message(self.tenant, **data.to_service_kwargs())
         return Response(
-            MessageSerializer(message).data,
+            (AcceptedSerializer if created else MessageSerializer)(message).data,
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
         )
 

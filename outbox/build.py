@@ -25,7 +25,7 @@ _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCI
 
 
 def resolve_server(tenant: Tenant, name: str | None) -> ServerConfig:
-    servers = ServerConfig.objects.for_tenant(tenant).select_related("auth_account")
+    servers = ServerConfig.objects.for_tenant(tenant)
     if name:
         server = servers.filter(name=name).first()
         if server is None:
