@@ -140,6 +140,18 @@ def record_sent(sent: list[tuple[Message, object]]) -> None:
         )
 
 
+def _log_attempt(message: Message, now, outcome: str, err: MailError, text: str) -> None:
+    Attempt.objects.create(
+        tenant_id=message.tenant_id,
+        message=message,
+        server_name=message.server_name,
+        at=now,
+        outcome=outcome,
+        code=err.code,
+        detail=text,
+    )
+
+
 def record_failure(message: Message, err: MailError) -> float | None:
     """Reschedule (returns the delay in seconds) or fail the message for good (returns None)."""
     attempts = message.attempts_count + 1
@@ -178,16 +190,8 @@ def record_failure(message: Message, err: MailError) -> float | None:
                 attempts_count=attempts,
                 next_attempt_at=now + timedelta(seconds=delay),
             )
-        if done:
-            Attempt.objects.create(
-                tenant_id=message.tenant_id,
-                message=message,
-                server_name=message.server_name,
-                at=now,
-                outcome=Outcome.FAILED if give_up else Outcome.DEFERRED,  # held = deferred
-                code=err.code,
-                detail=text,
-            )
+        if done:  # a held message's attempt reads "deferred"
+            _log_attempt(message, now, Outcome.FAILED if give_up else Outcome.DEFERRED, err, text)
     return delay if done and not hold else None
 
 
@@ -205,15 +209,7 @@ def _fail_over(message: Message, err: MailError, fallback, *, attempts: int, now
             next_attempt_at=now,
         )
         if done:
-            Attempt.objects.create(
-                tenant_id=message.tenant_id,
-                message=message,
-                server_name=message.server_name,
-                at=now,
-                outcome=Outcome.DEFERRED,
-                code=err.code,
-                detail=text,
-            )
+            _log_attempt(message, now, Outcome.DEFERRED, err, text)
     return 0.0 if done else None
 
 

@@ -189,3 +189,19 @@ def graph_account(tenant, oauth_server):
             "token_endpoint": f"{oauth_server.url}/contoso/oauth2/v2.0/token",
         },
     )
+
+
+def smtp_server_for(tenant, account, controller, certificates):
+    """The tenant's DEFAULT server: STARTTLS with the test CA, logging in with `account`."""
+    return save_server(
+        tenant,
+        {
+            "name": "DEFAULT",
+            "host": "127.0.0.1",
+            "port": controller.port,
+            "security": "starttls",
+            "ca_certificates": certificates.ca_pem,
+            "auth_account": account.name,
+            "default_from": USERNAME,
+        },
+    )

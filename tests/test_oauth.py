@@ -16,8 +16,8 @@ from mailadmin.status import MessageStatus
 from outbox import delivery
 from outbox.models import Message
 from outbox.services import send_message
-from servers.services import save_server
 
+from .conftest import smtp_server_for
 from .smtp_server import USERNAME
 
 pytestmark = pytest.mark.django_db
@@ -41,21 +41,6 @@ def column(account, name) -> str:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {name} FROM accounts_authaccount WHERE id = %s", [account.pk])  # noqa: S608
         return cursor.fetchone()[0]
-
-
-def smtp_server_for(tenant, account, controller, certificates):
-    return save_server(
-        tenant,
-        {
-            "name": "DEFAULT",
-            "host": "127.0.0.1",
-            "port": controller.port,
-            "security": "starttls",
-            "ca_certificates": certificates.ca_pem,
-            "auth_account": account.name,
-            "default_from": USERNAME,
-        },
-    )
 
 
 class ConsentFlowTests:

@@ -11,7 +11,8 @@ from mailadmin.status import MessageStatus
 from outbox.models import Message
 from outbox.services import send_message
 
-from .test_oauth import consented, smtp_server_for
+from .conftest import smtp_server_for
+from .test_oauth import consented
 from .workers import celery_worker, wait_until
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -14,7 +14,7 @@ from outbox.models import Message
 from outbox.services import send_message
 from servers.services import save_server
 
-from .conftest import relay_settings
+from .conftest import relay_settings, smtp_server_for
 from .smtp_server import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -82,18 +82,7 @@ def test_a_wrong_password_never_reaches_logs_or_errors(
     account = save_account(
         tenant, {"name": "m", "kind": "basic", "username": "mailer@example.com", "password": secret}
     )
-    save_server(
-        tenant,
-        {
-            "name": "DEFAULT",
-            "host": "127.0.0.1",
-            "port": controller.port,
-            "security": "starttls",
-            "ca_certificates": certificates.ca_pem,
-            "auth_account": account.name,
-            "default_from": "app@acme.example",
-        },
-    )
+    smtp_server_for(tenant, account, controller, certificates)
     message = send_message(tenant, to=["b@example.com"], text="x")
     delivery.deliver_due()
     message = Message.objects.get(pk=message.pk)

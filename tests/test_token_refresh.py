@@ -13,8 +13,8 @@ from outbox.models import Message
 from outbox.services import send_message
 from servers.services import save_server
 
-from .conftest import relay_settings
-from .test_oauth import consented, smtp_server_for
+from .conftest import relay_settings, smtp_server_for
+from .test_oauth import consented
 
 pytestmark = pytest.mark.django_db
 
