@@ -238,14 +238,15 @@ def deliver_batch(messages: list[Message], *, breaker=None) -> list[tuple[str, f
         transport = transport_for(server)
         sent = []
         heartbeat = Heartbeat(group[0].claim)
+        outcomes = transport.send_many([(m.from_email, m.recipients, bytes(m.raw)) for m in group])
+        done: set[int] = set()
         try:
-            for index, message in enumerate(group):
+            for index, outcome in outcomes:
                 heartbeat.beat()
-                try:
-                    result = transport.send(
-                        message.from_email, message.recipients, bytes(message.raw)
-                    )
-                except MailError as err:
+                message = group[index]
+                done.add(index)
+                if isinstance(outcome, MailError):
+                    err = outcome
                     log.info("message %s not sent: %s", message.id, err.message)
                     delay = record_failure(message, err)
                     if delay is not None:
@@ -253,11 +254,11 @@ def deliver_batch(messages: list[Message], *, breaker=None) -> list[tuple[str, f
                     unreachable = transport.connection is None and err.retryable
                     if unreachable and breaker is not None:
                         breaker.failed()
-                    if unreachable and index + 1 < len(group):
+                    rest = [m for i, m in enumerate(group) if i not in done]
+                    if unreachable and rest:
                         # The connection itself failed: the rest of the batch would only repeat
                         # it now. With a fallback they all go there; otherwise they go back to
                         # wait, without an attempt.
-                        rest = group[index + 1 :]
                         if server.fallback is not None and server.fallback.active:
                             for other in rest:
                                 if (delay := record_failure(other, err)) is not None:
@@ -266,13 +267,14 @@ def deliver_batch(messages: list[Message], *, breaker=None) -> list[tuple[str, f
                             _release(rest)
                         break
                     continue
-                sent.append((message, result))
+                sent.append((message, outcome))
                 if breaker is not None and len(sent) == 1:
                     breaker.succeeded()
                 if len(sent) >= RECORD_EVERY:
                     record_sent(sent)
                     sent = []
         finally:
+            outcomes.close()
             transport.close()
             record_sent(sent)  # even after an unexpected error: these were accepted
     return retries

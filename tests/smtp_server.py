@@ -42,6 +42,15 @@ class Handler:
     data_delay: float = 0.0
     logins: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Postfix, Exchange Online and Gmail all advertise PIPELINING; aiosmtpd reads pipelined
+    # commands fine but does not say so itself.
+    pipelining: bool = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.rcpt_replies:
@@ -120,9 +129,11 @@ def start_server(
     handler: Handler | None = None,
     exclude_auth: tuple[str, ...] = (),
     smtputf8: bool = True,
+    pipelining: bool = True,
 ):
     """Start a server. mode: plain | starttls (required) | starttls_optional | smtps."""
     handler = handler or Handler()
+    handler.pipelining = pipelining
     kwargs = dict(
         hostname="127.0.0.1",
         port=free_port(),
@@ -235,10 +246,9 @@ class FlakyHandler(Handler):
             return failing
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
-        session.host_name = hostname
         if self._fails("ehlo"):
             return ["421 4.3.2 Service not available, closing transmission channel"]
-        return responses
+        return await super().handle_EHLO(server, session, envelope, hostname, responses)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self._fails("rcpt"):

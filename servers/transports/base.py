@@ -8,6 +8,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from mailadmin.errors import MailError
+
 
 @dataclass
 class SendResult:
@@ -73,6 +75,19 @@ class Transport:
     def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> SendResult:
         """Send one rendered message; raise a MailError subclass when it was not accepted."""
         raise NotImplementedError
+
+    def send_many(self, items):
+        """Send several messages, given as (envelope_from, recipients, raw), on this connection.
+
+        Yields (index, SendResult or MailError) as each outcome is known. It may stop early
+        when the connection is lost (`connection` is then None): the items it did not yield
+        were not sent. Transports that can do better than one at a time override it.
+        """
+        for index, (envelope_from, recipients, raw) in enumerate(items):
+            try:
+                yield index, self.send(envelope_from, recipients, raw)
+            except MailError as err:
+                yield index, err
 
     def __enter__(self):
         self.open()

@@ -15,6 +15,8 @@ from mailadmin.errors import (
 
 from ..models import Security
 from .base import SendResult, Transport
+from .pipeline import send_pipelined
+from .replies import reply_error, reply_text
 
 CERT_HINT = (
     "If the server uses a private or self-signed certificate, paste its CA certificate (PEM) "
@@ -36,32 +38,6 @@ def tls_context(server) -> ssl.SSLContext:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context
-
-
-def _reply_text(resp) -> str:
-    return resp.decode("utf-8", "replace") if isinstance(resp, bytes) else str(resp)
-
-
-def reply_error(code: int, resp, *, what: str, server: str = "") -> MailError:
-    """A 4xx reply is worth retrying; a 5xx reply is final."""
-    text = _reply_text(resp)
-    if 400 <= code < 500:
-        return TransportError(
-            f"The server deferred {what}: {code} {text}",
-            hint="This is temporary; it will be retried.",
-            code=code,
-            reply=text,
-            server=server,
-            retryable=True,
-        )
-    return TransportError(
-        f"The server refused {what}: {code} {text}",
-        hint="Read the server's words above; it will not be retried as it is.",
-        code=code,
-        reply=text,
-        server=server,
-        retryable=False,
-    )
 
 
 class SmtpTransport(Transport):
@@ -98,7 +74,7 @@ class SmtpTransport(Transport):
                 if code != 220:
                     raise reply_error(code, banner, what="the connection", server=self.where)
                 if s:
-                    s.detail = f"{code} {_reply_text(banner)}"
+                    s.detail = f"{code} {reply_text(banner)}"
             with self.trace.step("EHLO") as s:
                 self._ehlo(conn)
                 if s:
@@ -197,9 +173,8 @@ class SmtpTransport(Transport):
         except (smtplib.SMTPException, OSError):
             conn.close()
 
-    def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> SendResult:
-        if self.connection is None:
-            self.open()
+    def mail_options(self, envelope_from: str, recipients: list[str]) -> list[str]:
+        """MAIL FROM parameters for this message on the open connection."""
         conn = self.connection
         options: list[str] = []
         if not all(a.isascii() for a in (envelope_from, *recipients)):
@@ -217,21 +192,40 @@ class SmtpTransport(Transport):
             options.append("SMTPUTF8")
         if conn.has_extn("8bitmime"):
             options.append("BODY=8BITMIME")
+        return options
+
+    def send_many(self, items):
+        if self.connection is None:
+            try:
+                self.open()
+            except MailError as err:
+                yield 0, err
+                return
+        if self.trace.enabled or not self.connection.has_extn("pipelining"):
+            yield from super().send_many(items)
+        else:
+            yield from send_pipelined(self, items)
+
+    def send(self, envelope_from: str, recipients: list[str], raw: bytes) -> SendResult:
+        if self.connection is None:
+            self.open()
+        conn = self.connection
+        options = self.mail_options(envelope_from, recipients)
         try:
             with self.trace.step("MAIL FROM") as s:
                 code, resp = conn.mail(envelope_from, options)
                 if code != 250:
                     raise reply_error(code, resp, what="the sender", server=self.where)
                 if s:
-                    s.detail = f"{code} {_reply_text(resp)}"
+                    s.detail = f"{code} {reply_text(resp)}"
             refused = {}
             with self.trace.step("RCPT TO") as s:
                 for rcpt in recipients:
                     code, resp = conn.rcpt(rcpt)
                     if code not in (250, 251):
-                        refused[rcpt] = (code, _reply_text(resp))
+                        refused[rcpt] = (code, reply_text(resp))
                 if len(refused) == len(recipients):
-                    raise self._all_refused(refused)
+                    raise self.all_refused(refused)
                 if s:
                     s.detail = f"{len(recipients) - len(refused)} accepted, {len(refused)} refused"
             with self.trace.step("DATA") as s:
@@ -239,13 +233,13 @@ class SmtpTransport(Transport):
                 if code != 250:
                     raise reply_error(code, resp, what="the message", server=self.where)
                 if s:
-                    s.detail = f"{code} {_reply_text(resp)}"
-            return SendResult(code, _reply_text(resp), refused)
+                    s.detail = f"{code} {reply_text(resp)}"
+            return SendResult(code, reply_text(resp), refused)
         except BaseException as err:
             self._reset_after(err)
             self._raise_translated(err)
 
-    def _all_refused(self, refused: dict) -> RecipientsRefused:
+    def all_refused(self, refused: dict) -> RecipientsRefused:
         # Retry only when every refusal was temporary (4xx): a 5xx for any one is final.
         temporary = all(400 <= code < 500 for code, _ in refused.values())
         code, text = next(iter(refused.values()))
@@ -273,13 +267,13 @@ class SmtpTransport(Transport):
         self.close()
 
     def _raise_translated(self, err: BaseException):
-        translated = self._translate(err)
+        translated = self.translate(err)
         self.trace.annotate(translated)
         if translated is err:
             raise err
         raise translated from err
 
-    def _translate(self, err: BaseException) -> BaseException:
+    def translate(self, err: BaseException) -> BaseException:
         where = self.where
         if isinstance(err, MailError):
             return err
@@ -297,7 +291,7 @@ class SmtpTransport(Transport):
                 server=where,
             )
         if isinstance(err, smtplib.SMTPAuthenticationError):
-            text = _reply_text(err.smtp_error)
+            text = reply_text(err.smtp_error)
             if 400 <= err.smtp_code < 500:
                 return reply_error(err.smtp_code, err.smtp_error, what="the login", server=where)
             return AuthenticationError(
