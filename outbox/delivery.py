@@ -32,6 +32,24 @@ BATCH_SIZE = 100
 RECORD_EVERY = 50
 
 
+# What delivery reads of a claimed message; the rest (bodies for pages, addresses as given)
+# stays in the database.
+CLAIMED_FIELDS = (
+    "id",
+    "tenant_id",
+    "server_id",
+    "server_name",
+    "priority",
+    "from_email",
+    "recipients",
+    "raw",
+    "attempts_count",
+    "next_attempt_at",
+    "expires_at",
+    "claim",
+)
+
+
 def claim(
     *,
     ids: list[str] | None = None,
@@ -39,37 +57,50 @@ def claim(
     orphans: bool = False,
     limit: int = BATCH_SIZE,
 ) -> list[Message]:
-    """Take up to `limit` due messages (of one server, or whose server is gone)."""
-    token = uuid.uuid4()
+    """Take up to `limit` due messages (of one server, or whose server is gone).
+
+    One statement picks, locks, marks and returns the rows: an UPDATE of the rows picked with
+    FOR UPDATE SKIP LOCKED (on PostgreSQL), so concurrent workers each get other rows without
+    waiting. The `status = queued` test in the UPDATE itself keeps SQLite
+    (which has no row locks, but writes one statement at a time) just as safe.
+    """
     now = timezone.now()
-    with transaction.atomic():
-        due = Message.objects.filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
-            status=MessageStatus.QUEUED,
-            next_attempt_at__lte=now,
-        )
-        if ids is not None:
-            due = due.filter(id__in=ids)
-        if server_id is not None:
-            due = due.filter(server_id=server_id)
-        if orphans:
-            due = due.filter(server__isnull=True)
-        picked = list(
-            due.order_by("-priority", "next_attempt_at")
-            .select_for_update(skip_locked=True)
-            .values_list("id", flat=True)[:limit]
-        )
-        if not picked:
-            return []
-        Message.objects.filter(id__in=picked, status=MessageStatus.QUEUED).update(
-            status=MessageStatus.SENDING, claim=token, claimed_at=now
-        )
-    # By primary key (indexed); the claim token then keeps only the rows this worker won.
-    return list(
-        Message.objects.filter(pk__in=picked, claim=token, status=MessageStatus.SENDING).order_by(
-            "server_id", "-priority", "next_attempt_at"
-        )
+    due = Message.objects.filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        status=MessageStatus.QUEUED,
+        next_attempt_at__lte=now,
     )
+    if ids is not None:
+        due = due.filter(id__in=ids)
+    if server_id is not None:
+        due = due.filter(server_id=server_id)
+    if orphans:
+        due = due.filter(server__isnull=True)
+    due = due.order_by("-priority", "next_attempt_at").values("id")[:limit]
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True)
+    fields = [Message._meta.get_field(name.removesuffix("_id")) for name in CLAIMED_FIELDS]
+    returning = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with transaction.atomic():  # FOR UPDATE is compiled only inside a transaction
+        picked_sql, picked_params = due.query.sql_with_params()
+        # Names come from the model, every value is a parameter: no injection (S608).
+        # The pick is a CTE: PostgreSQL runs a CTE with FOR UPDATE exactly once, while a plain
+        # IN (subquery ... LIMIT n) may be run again per row and so take more than n rows.
+        sql = (
+            f"WITH picked AS ({picked_sql}) "  # noqa: S608
+            f"UPDATE {Message._meta.db_table} SET status = %s, claim = %s, claimed_at = %s "
+            f"WHERE status = %s AND id IN (SELECT id FROM picked) RETURNING {returning}"
+        )
+        params = [
+            *picked_params,
+            MessageStatus.SENDING,
+            Message._meta.get_field("claim").get_db_prep_value(uuid.uuid4(), connection),
+            Message._meta.get_field("claimed_at").get_db_prep_value(now, connection),
+            MessageStatus.QUEUED,
+        ]
+        claimed = list(Message.objects.raw(sql, params))
+    claimed.sort(key=lambda m: (m.server_id or 0, -m.priority, m.next_attempt_at))
+    return claimed
 
 
 def backoff_seconds(attempts: int) -> float:

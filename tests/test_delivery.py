@@ -8,7 +8,7 @@ from django.utils import timezone
 from mailadmin.status import MessageStatus, Outcome
 from outbox import delivery
 from outbox.models import Message
-from outbox.services import send_message
+from outbox.services import send_message, send_messages
 from servers.services import save_server
 
 from .conftest import relay_settings
@@ -111,6 +111,18 @@ def test_a_claimed_message_is_not_claimed_twice(relay):
     second = delivery.claim()
     assert len(first) == 1
     assert second == []
+
+
+def test_a_claim_takes_at_most_its_limit_in_order_and_loads_what_delivery_needs(relay):
+    send_messages(relay.tenant, [{"to": [f"u{i}@example.com"], "text": "x"} for i in range(30)])
+    claimed = delivery.claim(limit=7)
+    assert len(claimed) == 7
+    assert Message.objects.filter(status=MessageStatus.SENDING).count() == 7
+    assert len({m.claim for m in claimed}) == 1
+    oldest = Message.objects.order_by("next_attempt_at").values_list("id", flat=True)[:7]
+    assert {m.id for m in claimed} == set(oldest)
+    first = claimed[0]
+    assert first.recipients and bytes(first.raw).startswith(b"From:") and first.server_name
 
 
 def test_higher_priority_is_claimed_first(relay):

@@ -9,7 +9,6 @@ its own outcome, exactly as `SmtpTransport.send` would give it.
 
 import re
 import smtplib
-from smtplib import quoteaddr
 
 from mailadmin.errors import ConfigurationError, MailError
 
@@ -30,15 +29,27 @@ def dot_stuffed(raw: bytes) -> bytes:
     return body + b"." + CRLF
 
 
+UNSAFE_IN_PATH = re.compile(r"[\r\n<>]")
+
+
+def path(address: str) -> str:
+    """<address> for MAIL and RCPT. Addresses were checked when the message was queued, so
+    smtplib's quoteaddr (a full RFC 2822 parse, a tenth of the sending time) is not needed;
+    a line break or bracket, which would inject commands, is still refused."""
+    if UNSAFE_IN_PATH.search(address):
+        raise ConfigurationError(
+            f"The address {address!r} cannot be sent: it contains a line break or bracket.",
+            hint="Fix the address and send the message again.",
+        )
+    return f"<{address}>"
+
+
 def envelope(transport, envelope_from: str, recipients: list[str]) -> bytes:
     """MAIL, RCPT… and DATA for one message, as one write."""
     options = transport.mail_options(envelope_from, recipients)
-    if any(c in a for a in (envelope_from, *recipients) for c in "\r\n"):
-        # smtplib refuses these too: a line break would inject commands.
-        raise ConfigurationError("An address contains a line break.", hint="Fix the address.")
     suffix = (" " + " ".join(options)) if options else ""
-    lines = [f"MAIL FROM:{quoteaddr(envelope_from)}{suffix}"]
-    lines += [f"RCPT TO:{quoteaddr(rcpt)}" for rcpt in recipients]
+    lines = [f"MAIL FROM:{path(envelope_from)}{suffix}"]
+    lines += [f"RCPT TO:{path(rcpt)}" for rcpt in recipients]
     lines.append("DATA")
     encoding = "utf-8" if "SMTPUTF8" in options else "ascii"
     return ("\r\n".join(lines) + "\r\n").encode(encoding)
