@@ -282,6 +282,18 @@ def rest_figures(port: int, key: str, seconds: int = 10) -> tuple[float, float]:
     return rate, float(p50[: -len(unit)]) * scale[unit]
 
 
+def settle(quiet: float = 1.0) -> None:
+    """Wait until gunicorn has answered the requests wrk left in its backlog."""
+    from outbox.models import Message
+
+    last, still_since = -1, time.perf_counter()
+    while time.perf_counter() - still_since < quiet:
+        count = Message.objects.count()
+        if count != last:
+            last, still_since = count, time.perf_counter()
+        time.sleep(0.1)
+
+
 def idle_latency(port: int, key: str, tenant, rounds: int = 40) -> float:
     """One message at a time into an idle system: REST accept → the SMTP server's 250, p50 ms."""
     import statistics
@@ -372,6 +384,7 @@ def main() -> None:
         web = start_web(web_port)
         try:
             rest_rate, rest_p50 = rest_figures(web_port, key)
+            settle()
             reset(port)
             workers = start_workers(1, 1)
             latency = idle_latency(web_port, key, tenant)

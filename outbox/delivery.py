@@ -118,23 +118,70 @@ def _finish(message: Message, *, status: str, **fields) -> bool:
     )
 
 
-def record_sent(sent: list[tuple[Message, object]]) -> None:
-    """Record accepted messages in one transaction: one UPDATE (only the server's reply differs
-    per row) and one INSERT of attempts. Only rows this worker still holds are written.
+def _sent_detail(result) -> str:
+    detail = f"{result.code} {result.reply}"
+    if result.refused:
+        refused = "; ".join(f"{a}: {c} {t}" for a, (c, t) in result.refused.items())
+        detail += f" — refused: {refused}"
+    return detail
 
-    Plain SQL: building this UPDATE through the ORM cost more than sending the mail.
+
+def record_sent(sent: list[tuple[Message, object]]) -> None:
+    """Record accepted messages: mark them sent and add their attempts, in one transaction.
+    Only rows this worker still holds are written.
+
+    Plain SQL: building these statements through the ORM cost more than sending the mail.
     """
     if not sent:
         return
+    if connection.vendor == "postgresql":
+        _record_sent_postgresql(sent)
+    else:
+        _record_sent_generic(sent)
+
+
+# One statement of fixed text (arrays, not a placeholder per row), so psycopg prepares it once
+# per connection: the UPDATE returns the rows this worker still held, the INSERT logs them.
+RECORD_SENT_POSTGRESQL = """
+WITH accepted(id, code, detail) AS (SELECT * FROM unnest(%s::uuid[], %s::int[], %s::text[])),
+done AS (
+    UPDATE outbox_message AS m SET status = %s, claim = NULL, claimed_at = NULL, sent_at = %s,
+        last_error = '', attempts_count = m.attempts_count + 1, last_reply = accepted.detail
+    FROM accepted WHERE m.id = accepted.id AND m.claim = ANY(%s::uuid[])
+    RETURNING m.id, m.tenant_id, m.server_name, accepted.code, accepted.detail
+)
+INSERT INTO outbox_attempt (tenant_id, message_id, server_name, at, outcome, code, detail)
+SELECT tenant_id, id, server_name, %s, %s, code, detail FROM done
+"""
+
+
+def _record_sent_postgresql(sent: list[tuple[Message, object]]) -> None:
+    now = timezone.now()
+    params = [
+        [message.pk for message, _ in sent],
+        [result.code for _, result in sent],
+        [_sent_detail(result) for _, result in sent],
+        MessageStatus.SENT,
+        now,
+        list({message.claim for message, _ in sent}),
+        now,
+        Outcome.SENT,
+    ]
+    with connection.cursor() as cursor:  # one statement: atomic by itself
+        cursor.execute(RECORD_SENT_POSTGRESQL, params)
+
+
+def _record_sent_generic(sent: list[tuple[Message, object]]) -> None:
+    """The same for SQLite (the embedded shape): one UPDATE with a CASE, one INSERT."""
     now = timezone.now()
     pk_field, claim_field = Message._meta.pk, Message._meta.get_field("claim")
     replies = {}
     for message, result in sent:
-        detail = f"{result.code} {result.reply}"
-        if result.refused:
-            refused = "; ".join(f"{a}: {c} {t}" for a, (c, t) in result.refused.items())
-            detail += f" — refused: {refused}"
-        replies[pk_field.get_db_prep_value(message.pk, connection)] = (message, result.code, detail)
+        replies[pk_field.get_db_prep_value(message.pk, connection)] = (
+            message,
+            result.code,
+            _sent_detail(result),
+        )
     claims = [claim_field.get_db_prep_value(c, connection) for c in {m.claim for m, _ in sent}]
     ids = list(replies)
     cases = " ".join("WHEN %s THEN %s" for _ in ids)
