@@ -258,8 +258,8 @@ def api_key(tenant) -> str:
     return create_api_key(tenant, name=f"bench-{time.time_ns()}", role="sender")[1]
 
 
-def rest_figures(port: int, key: str, seconds: int = 10) -> tuple[float, float]:
-    """POST .../messages under wrk (2 threads, 16 connections): requests/s and p50 in ms."""
+def rest_figures(port: int, key: str, connections: int, seconds: int = 10) -> tuple[float, float]:
+    """POST .../messages under wrk (2 threads): requests/s and p50 in ms."""
     script = BENCH_DIR / "post.lua"
     body = '{"to": ["user@bench.example"], "subject": "benchmark", "text": "Hello."}'
     script.write_text(
@@ -270,7 +270,7 @@ def rest_figures(port: int, key: str, seconds: int = 10) -> tuple[float, float]:
     )
     url = f"http://127.0.0.1:{port}/api/v1/tenants/bench/messages"
     out = subprocess.run(
-        ["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", "-s", str(script), url],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
         capture_output=True,
         text=True,
         check=True,
@@ -350,71 +350,105 @@ def idle_latency(port: int, key: str, tenant, rounds: int = 40) -> float:
     return statistics.median(samples)
 
 
+STAGES = ("delivery", "end_to_end", "memory", "rest", "latency")
+
+
+def delivery_stage(port: int, n: int, args) -> tuple[float, float, float, float]:
+    """Queue n messages, then time workers sending them: (enqueue rate, delivery rate, RSS)."""
+    tenant = reset(port)
+    enqueue_seconds = enqueue(tenant, n)
+    workers = start_workers(args.workers, args.concurrency)
+    rss_start = rss_mb(workers)
+    start = time.perf_counter()
+    delivery = n / (wait_sent(n, 1800) - start)
+    rss_end = rss_mb(workers)
+    stop_workers(workers)
+    return n / enqueue_seconds, delivery, rss_start, rss_end
+
+
+def end_to_end_stage(port: int, n: int, args) -> float:
+    tenant = reset(port)
+    workers = start_workers(args.workers, args.concurrency)
+    start = time.perf_counter()
+    enqueue(tenant, n)
+    rate = n / (wait_sent(n, 900) - start)
+    stop_workers(workers)
+    return rate
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20000, help="messages per stage")
+    parser.add_argument("--memory-n", type=int, default=100000, help="messages for worker RSS")
     parser.add_argument("--workers", type=int, default=2, help="worker processes")
     parser.add_argument("--concurrency", type=int, default=1, help="pool size per worker")
+    parser.add_argument(
+        "--connections", default="4,16", help="wrk connections for the REST figures"
+    )
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"some of {STAGES}")
     args = parser.parse_args()
+    stages = set(args.stages.split(","))
+    if unknown := stages - set(STAGES):
+        raise SystemExit(f"unknown stages {unknown}; choose from {STAGES}")
     port = free_port()
     sink = start_sink(port)
+    lines = []
     try:
         setup_django()
         raw = raw_smtplib_rate(port, min(args.n, 20000))
-
-        tenant = reset(port)
-        enqueue_seconds = enqueue(tenant, args.n)
-        workers = start_workers(args.workers, args.concurrency)
-        rss_start = rss_mb(workers)
-        start = time.perf_counter()
-        delivery = args.n / (wait_sent(args.n, 900) - start)
-        rss_end = rss_mb(workers)
-        stop_workers(workers)
-
-        tenant = reset(port)
-        workers = start_workers(args.workers, args.concurrency)
-        start = time.perf_counter()
-        enqueue(tenant, args.n)
-        end_to_end = args.n / (wait_sent(args.n, 900) - start)
-        stop_workers(workers)
-
-        tenant = reset(port)
-        key = api_key(tenant)
-        web_port = free_port()
-        web = start_web(web_port)
-        try:
-            rest_rate, rest_p50 = rest_figures(web_port, key)
-            settle()
-            reset(port)
-            workers = start_workers(1, 1)
-            latency = idle_latency(web_port, key, tenant)
-            stop_workers(workers)
-        finally:
-            web.terminate()
-            web.wait(timeout=30)
+        rows = [("raw smtplib, one connection (yardstick)", raw, None)]
+        if "delivery" in stages:
+            enqueue_rate, delivery, *_ = delivery_stage(port, args.n, args)
+            rows.append(("enqueue only, bulk Python API", enqueue_rate, None))
+            rows.append((f"delivery stage, {args.workers} workers", delivery, 3000))
+        if "end_to_end" in stages:
+            rows.append(
+                ("bulk enqueue + delivery, end to end", end_to_end_stage(port, args.n, args), 1500)
+            )
+        if "memory" in stages:
+            *_, rss_start, rss_end = delivery_stage(port, args.memory_n, args)
+            lines.append(
+                f"worker RSS ({args.workers} workers): {rss_start:.0f} MB at start, "
+                f"{rss_end:.0f} MB after {args.memory_n:,} messages (target: flat)"
+            )
+        if stages & {"rest", "latency"}:
+            tenant = reset(port)
+            key = api_key(tenant)
+            web_port = free_port()
+            web = start_web(web_port)
+            try:
+                if "rest" in stages:
+                    for connections in (int(c) for c in args.connections.split(",")):
+                        rate, p50 = rest_figures(web_port, key, connections)
+                        settle()
+                        lines.append(
+                            f"REST POST .../messages, gunicorn 2 workers, wrk {connections} "
+                            f"connections: {rate:,.0f} req/s (target ≥400), p50 {p50:.1f} ms "
+                            "(target ≤15)"
+                        )
+                if "latency" in stages:
+                    reset(port)
+                    workers = start_workers(1, 1)
+                    latency = idle_latency(web_port, key, tenant)
+                    stop_workers(workers)
+                    lines.append(
+                        "idle-queue latency, REST accept → SMTP 250, Redis broker: "
+                        f"p50 {latency:.0f} ms (target ≤100)"
+                    )
+            finally:
+                web.terminate()
+                web.wait(timeout=30)
     finally:
         sink.terminate()
 
-    rows = [
-        ("raw smtplib, one connection (yardstick)", raw, None),
-        ("enqueue only, bulk Python API", args.n / enqueue_seconds, None),
-        (f"delivery stage, {args.workers} workers", delivery, 3000),
-        ("bulk enqueue + delivery, end to end", end_to_end, 1500),
-    ]
     print(f"\n{args.n} messages of ~2 KB, PostgreSQL + Redis, {os.cpu_count()} CPUs\n")
     print(f"{'figure':<44}{'msg/s':>10}{'target':>10}{'× raw':>8}")
     for name, rate, target in rows:
         target_text = f"≥{target}" if target else ""
         print(f"{name:<44}{rate:>10,.0f}{target_text:>10}{rate / raw:>8.2f}")
-    print(f"\nworker RSS: {rss_start:.0f} MB at start, {rss_end:.0f} MB after {args.n} messages")
-    print(
-        f"REST POST .../messages, gunicorn 2 workers, wrk 16 connections: {rest_rate:,.0f} req/s"
-        f" (target ≥400), p50 {rest_p50:.1f} ms (target ≤15)"
-    )
-    print(
-        f"idle-queue latency, REST accept → SMTP 250, Redis broker: p50 {latency:.0f} ms"
-        " (target ≤100)"
-    )
+    print()
+    for line in lines:
+        print(line)
 
 
 if __name__ == "__main__":

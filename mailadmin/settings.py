@@ -74,6 +74,10 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'mailadmin.sqlite3'}"),
 }
+# A connection per request costs PostgreSQL a new backend process each time: more than the
+# whole of an API call. Connections are kept, and checked before reuse after an error.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL plus a busy timeout avoid "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -30,6 +30,7 @@ BATCH_SIZE = 100
 # Accepted messages are recorded in groups: fewer writes, and a worker that dies re-sends at
 # most this many messages whose 250 it had not recorded yet.
 RECORD_EVERY = 50
+SLOT_BUSY_RETRY_SECONDS = 1.0
 
 
 # What delivery reads of a claimed message; the rest (bodies for pages, addresses as given)
@@ -351,6 +352,9 @@ def deliver_batch(messages: list[Message], *, breaker=None) -> list[tuple[str, f
                 if len(sent) >= RECORD_EVERY:
                     record_sent(sent)
                     sent = []
+            else:
+                # A transport that stopped without an outcome for some: they were not sent.
+                _release([m for i, m in enumerate(group) if i not in done])
         finally:
             outcomes.close()
             transport.close()
@@ -391,9 +395,9 @@ def due_servers() -> list[int | None]:
 def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
     """Deliver one server's due mail within its limits.
 
-    Returns (retries as (id, delay), seconds until the server's rate allows more or None).
-    A server at max_connections or out of rate budget leaves its mail for later; other
-    servers' mail is never held up by it.
+    Returns (retries as (id, delay), seconds after which to look again, or None when its
+    due mail is done). A server at max_connections or out of rate budget leaves its mail for
+    later; other servers' mail is never held up by it.
     """
     server = ServerConfig.objects.filter(pk=server_id).first() if server_id is not None else None
     if server is None:  # its server was deleted: the batch fails them with a sentence
@@ -403,7 +407,9 @@ def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
         return [], paused  # the server keeps failing: leave it alone until the pause ends
     limits = Limits(server)
     if not limits.acquire_slot():
-        return [], None  # as many workers as the server allows are already sending
+        # As many workers as the server allows are sending. They may be finishing just as
+        # this mail came in, so look again shortly rather than leave it to the sweep.
+        return [], SLOT_BUSY_RETRY_SECONDS
     retries: list[tuple[str, float]] = []
     try:
         for _ in range(max_batches):
@@ -418,6 +424,8 @@ def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
             limits.renew_slot()
             if breaker.wait() is not None:
                 break
+        else:
+            return retries, 0.0  # a long queue: more is due now, after other servers' turn
     finally:
         limits.release_slot()
     return retries, None

@@ -1,6 +1,6 @@
 """Every write to the outbox: enqueue, cancel, retry. Delivery itself is in delivery.py."""
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mailadmin.errors import BatchRejected, MessageRejected
@@ -28,19 +28,25 @@ def enqueue_message(
         return first, False
     message = build_message(tenant, idempotency_key=idempotency_key, **fields)
     try:
-        with transaction.atomic():
-            message.save(force_insert=True)
-            from .tasks import MAX_COUNTDOWN_SECONDS, deliver, wake
-
-            # Scheduled mail: a wake-up at its time when that is soon; the sweep otherwise.
-            later = (message.next_attempt_at - timezone.now()).total_seconds()
-            if later <= MAX_COUNTDOWN_SECONDS:
-                wake(deliver, str(message.id), countdown=later if later > 0 else None)
+        if connection.in_atomic_block:
+            # A savepoint, so that a duplicate key leaves the caller's transaction usable.
+            with transaction.atomic():
+                message.save(force_insert=True)
+        else:
+            message.save(force_insert=True)  # one INSERT commits by itself
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):
             return first, False
         raise
+    from .tasks import MAX_COUNTDOWN_SECONDS, deliver, deliver_server, wake
+
+    later = (message.next_attempt_at - timezone.now()).total_seconds()
+    if later <= 0:
+        wake(deliver_server, message.server_id, server_id=message.server_id)
+    elif later <= MAX_COUNTDOWN_SECONDS:
+        # Scheduled mail: a wake-up at its time when that is soon; the sweep otherwise.
+        wake(deliver, str(message.id), countdown=later)
     return message, True
 
 
@@ -95,7 +101,7 @@ def send_messages(tenant: Tenant, items: list[dict]) -> list[Message]:
         from .tasks import deliver_server, wake
 
         for server_id in {m.server_id for m in fresh}:
-            wake(deliver_server, server_id)
+            wake(deliver_server, server_id, server_id=server_id)
     return result
 
 

@@ -5,22 +5,30 @@ import logging
 from celery import shared_task
 from django.db import transaction
 
-from servers.limits import first_wake
+from servers.limits import first_wake, woken
 
 from . import delivery
 
 log = logging.getLogger(__name__)
 
 
-def wake(task, *args, countdown: float | None = None) -> None:
+# A wake-up still pending after this long is taken as lost (the sweep sends one anyway).
+PENDING_WAKE_SECONDS = 60
+
+
+def wake(task, *args, countdown: float | None = None, server_id: int | None = None) -> None:
     """Send a wake-up after the transaction commits, best effort.
 
     The row is the truth and the broker only carries wake-ups: with the broker down, the
     message is still queued and the sweep delivers it, so the caller must not see an error.
+    With `server_id`, nothing is sent while a wake-up for that server is already pending:
+    the run it starts will find this mail too (a burst costs one publish, not one each).
     """
 
     def send():
         try:
+            if server_id is not None and not first_wake(server_id, PENDING_WAKE_SECONDS):
+                return
             task.apply_async(args=args, countdown=countdown)
         except Exception as err:  # noqa: BLE001 - any broker failure; the sweep covers it
             log.warning(
@@ -58,6 +66,7 @@ def deliver_server(server_id: int) -> None:
 
 
 def _deliver_server(server_id: int) -> None:
+    woken(server_id)  # before claiming: mail committed after this wakes a run of its own
     retries, wait = delivery.deliver_for_server(server_id)
     _schedule(retries)
     if wait is not None and first_wake(server_id, wait):

@@ -153,12 +153,19 @@ class Breaker:
 
 
 def first_wake(server_id: int, wait: float) -> bool:
-    """True for the first of the workers that want to wake a rate-limited server after `wait`
-    seconds: one pending wake-up per server, however many found it out of budget."""
+    """True for the first caller that wants to wake a server's delivery within `wait` seconds:
+    one pending wake-up per server, however many new messages or out-of-budget workers ask.
+    Without Redis there is nothing shared to ask, so every caller wakes it."""
     if url := redis_url():
         key = f"mailadmin:wake:{server_id}"
         return bool(_client(url).set(key, 1, nx=True, px=int(wait * 1000) + 1))
     return True
+
+
+def woken(server_id: int) -> None:
+    """A delivery run for the server starts: mail queued from now on needs a new wake-up."""
+    if url := redis_url():
+        _client(url).delete(f"mailadmin:wake:{server_id}")
 
 
 class _LocalLimits:

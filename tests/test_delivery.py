@@ -163,3 +163,19 @@ def test_recipient_override_sends_everything_to_the_override(tenant, smtp_server
     assert received.rcpt_tos == ["qa@acme.example"]
     assert b"X-Mailadmin-Original-To: customer@example.com, x@example.com" in received.content
     assert b"customer@example.com" not in received.content.split(b"X-Mailadmin")[0]
+
+
+def test_a_refused_login_fails_every_message_of_the_batch_with_the_reason(tenant, make_smtp_server):
+    from accounts.services import save_account
+
+    from .smtp_server import USERNAME
+
+    controller = make_smtp_server(auth=True)
+    save_account(tenant, {"name": "wrong", "kind": "basic", "username": USERNAME, "password": "no"})
+    save_server(tenant, relay_settings(controller, auth_account="wrong"))
+    send_messages(tenant, [{"to": [f"u{i}@example.com"], "text": "x"} for i in range(3)])
+    delivery.deliver_due()
+    failed = Message.objects.filter(status=MessageStatus.FAILED)
+    assert failed.count() == 3
+    assert all("refused the login" in m.last_error for m in failed)
+    assert controller.handler_obj.received == []

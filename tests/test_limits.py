@@ -132,3 +132,33 @@ def test_the_breaker_stops_hammering_a_dead_server_then_probes(tenant, settings)
         assert len(handler.received) == 10
     finally:
         controller.stop()
+
+
+def queued_wake_ups() -> list[list]:
+    """The wake-up tasks waiting in the real Redis broker, as (task name, args)."""
+    import json
+
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    wake_ups = []
+    for raw in broker.lrange("celery", 0, -1):
+        headers = json.loads(raw)["headers"]
+        wake_ups.append([headers["task"], headers["argsrepr"]])
+    return wake_ups
+
+
+@pytest.mark.django_db
+def test_a_burst_publishes_one_wake_up_until_a_run_starts(
+    relay, django_capture_on_commit_callbacks
+):
+    from outbox.services import send_message
+    from outbox.tasks import _deliver_server
+
+    with django_capture_on_commit_callbacks(execute=True):
+        for i in range(20):
+            send_message(relay.tenant, to=[f"u{i}@example.com"], text="x")
+    assert queued_wake_ups() == [["outbox.tasks.deliver_server", f"({relay.pk},)"]]
+    _deliver_server(relay.pk)  # a run starts (and sends all 20)
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 20
+    with django_capture_on_commit_callbacks(execute=True):
+        send_message(relay.tenant, to=["late@example.com"], text="x")
+    assert len(queued_wake_ups()) == 2  # mail after the run began wakes a run of its own

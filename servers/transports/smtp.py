@@ -199,7 +199,10 @@ class SmtpTransport(Transport):
             try:
                 self.open()
             except MailError as err:
-                yield 0, err
+                # The reason holds for every message of the batch (a retryable one makes the
+                # caller stop at the first and put the rest back).
+                for index in range(len(items)):
+                    yield index, err
                 return
         if self.trace.enabled or not self.connection.has_extn("pipelining"):
             yield from super().send_many(items)
