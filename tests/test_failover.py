@@ -92,3 +92,30 @@ def test_a_fallback_in_another_tenant_is_refused(api, tenant, other_tenant):
     )
     assert response.status_code == 400
     assert response.json()["errors"]["fallback"] == ["No server named 'THEIRS' in this tenant."]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_real_workers_send_through_the_fallback_while_the_primary_is_down(
+    tmp_path, primary_down_with_fallback
+):
+    import redis
+    from django.conf import settings
+
+    from .workers import celery_worker, wait_until
+
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    primary, backup = primary_down_with_fallback
+    with celery_worker(tmp_path), celery_worker(tmp_path):
+        send_messages(
+            primary.tenant, [{"to": [f"u{i}@example.com"], "text": "x"} for i in range(20)]
+        )
+        wait_until(
+            lambda: Message.objects.filter(status=MessageStatus.SENT).count() == 20,
+            timeout=30,
+            what="every message to be sent through BACKUP",
+        )
+    assert len(backup.handler_obj.received) == 20
+    for message in Message.objects.prefetch_related("attempts"):
+        attempts = [(a.server_name, a.outcome) for a in message.attempts.all()]
+        assert attempts == [("PRIMARY", Outcome.DEFERRED), ("BACKUP", Outcome.SENT)]
