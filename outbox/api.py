@@ -10,7 +10,7 @@ from mailadmin.status import MessageStatus
 from tenants.api import Conflict, TenantAPIView
 from tenants.models import Role
 
-from . import services
+from . import intake, services
 from .models import Attempt, Message
 
 
@@ -60,54 +60,6 @@ class MessageSerializer(serializers.ModelSerializer):
         return ordered
 
 
-class AcceptedSerializer(MessageSerializer):
-    """The answer to a new message: what was queued, without the (empty) delivery log."""
-
-    class Meta(MessageSerializer.Meta):
-        fields = [f for f in MessageSerializer.Meta.fields if f != "attempts"]
-
-
-class AttachmentSerializer(serializers.Serializer):
-    filename = serializers.CharField(max_length=255)
-    content_type = serializers.CharField(required=False, allow_blank=True)
-    content_base64 = serializers.CharField()
-
-
-class MessageInputSerializer(serializers.Serializer):
-    server = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    from_name = serializers.CharField(required=False, allow_blank=True)
-    to = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
-    cc = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
-    bcc = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
-    reply_to = serializers.JSONField(required=False)
-    subject = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
-    text = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
-    html = serializers.CharField(required=False, allow_null=True, trim_whitespace=False)
-    headers = serializers.DictField(
-        child=serializers.CharField(trim_whitespace=False), required=False
-    )
-    attachments = AttachmentSerializer(many=True, required=False)
-    idempotency_key = serializers.CharField(required=False, max_length=200, allow_blank=True)
-    priority = serializers.ChoiceField(choices=["low", "normal", "high"], required=False)
-    # Strings, parsed by the service, which refuses times without a zone: "09:00" read as
-    # the server's UTC is the classic scheduling bug.
-    send_at = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-    expires_at = serializers.CharField(required=False, allow_null=True, allow_blank=True)
-
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = serializers.CharField(required=False, allow_blank=True)
-        return fields
-
-    def to_service_kwargs(self) -> dict:
-        data = dict(self.validated_data)
-        if "from" in data:
-            data["from_email"] = data.pop("from")
-        if "attachments" in data:
-            data["attachments"] = [dict(a) for a in data["attachments"]]
-        return data
-
-
 def _messages(view):
     return Message.objects.for_tenant(view.tenant)
 
@@ -135,13 +87,11 @@ class MessageListView(TenantAPIView):
         return pager.get_paginated_response(MessageSerializer(page, many=True).data)
 
     def post(self, request, tenant):
-        data = MessageInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        message, created = services.enqueue_message(self.tenant, **data.to_service_kwargs())
-        return Response(
-            (AcceptedSerializer if created else MessageSerializer)(message).data,
-            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-        )
+        fields = intake.message_fields(request.data)
+        message, created = services.enqueue_message(self.tenant, **fields)
+        if created:
+            return Response(intake.accepted(message), status=status.HTTP_202_ACCEPTED)
+        return Response(MessageSerializer(message).data, status=status.HTTP_200_OK)
 
 
 class MessageDetailView(TenantAPIView):
@@ -182,11 +132,10 @@ class MessageBatchView(TenantAPIView):
             )
         shaped, errors = [], {}
         for index, item in enumerate(items):
-            data = MessageInputSerializer(data=item)
-            if data.is_valid():
-                shaped.append(data.to_service_kwargs())
-            else:
-                errors[index] = data.errors
+            try:
+                shaped.append(intake.message_fields(item))
+            except ValidationError as err:
+                errors[index] = err.detail
         if errors:
             raise BatchRejected(errors)
         messages = services.send_messages(self.tenant, shaped)

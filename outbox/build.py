@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from mailadmin.errors import MessageRejected
+from mailadmin.hotpath import columns, fetch_row
 from mailadmin.status import Priority
 from servers.addresses import address_error, domain_of, has_crlf
 from servers.models import FromPolicy, ServerConfig
@@ -24,14 +25,30 @@ from .models import Message
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII but ':'
 
 
+def _server_sql(where: str) -> str:
+    # Plain SQL: this runs for every message sent over the API (see mailadmin.hotpath).
+    return (
+        f"SELECT {columns(ServerConfig, 's')} FROM {ServerConfig._meta.db_table} s "  # noqa: S608
+        f"WHERE s.tenant_id = %s AND {where} ORDER BY s.id LIMIT 1"
+    )
+
+
+def _tenant_server(tenant: Tenant, where: str, value) -> ServerConfig | None:
+    found = fetch_row(_server_sql(where), [tenant.pk, value], ServerConfig)
+    if found is None:
+        return None
+    (server,) = found
+    server.tenant = tenant
+    return server
+
+
 def resolve_server(tenant: Tenant, name: str | None) -> ServerConfig:
-    servers = ServerConfig.objects.for_tenant(tenant)
     if name:
-        server = servers.filter(name=name).first()
+        server = _tenant_server(tenant, "s.name = %s", name)
         if server is None:
             raise MessageRejected(f"No server named '{name}' in this tenant.", field="server")
     else:
-        server = servers.filter(is_default=True).first()
+        server = _tenant_server(tenant, "s.is_default = %s", True)
         if server is None:
             raise MessageRejected(
                 "This tenant has no default server. Create a server (the first one becomes "

@@ -4,6 +4,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mailadmin.errors import BatchRejected, MessageRejected
+from mailadmin.hotpath import insert
 from mailadmin.status import MessageStatus
 from servers.models import ServerConfig
 from tenants.models import Tenant
@@ -31,9 +32,9 @@ def enqueue_message(
         if connection.in_atomic_block:
             # A savepoint, so that a duplicate key leaves the caller's transaction usable.
             with transaction.atomic():
-                message.save(force_insert=True)
+                insert(message)
         else:
-            message.save(force_insert=True)  # one INSERT commits by itself
+            insert(message)  # one INSERT commits by itself
     except IntegrityError:
         # A concurrent request with the same idempotency key won the race.
         if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):

@@ -1,6 +1,7 @@
 """REST v1: every endpoint, errors, tenant isolation, and secrets never returned."""
 
 import base64
+import json
 
 import pytest
 from rest_framework.test import APIClient
@@ -291,6 +292,21 @@ def test_post_message_is_202_queued_and_then_sent(sending_api, smtp_server):
     assert b'filename="i.pdf"' in content
 
 
+def test_the_answer_to_a_new_message_is_the_message_without_its_empty_log(sending_api):
+    from outbox.api import MessageSerializer
+
+    response = sending_api.post(
+        f"{BASE}/acme/messages",
+        {"to": ["b@example.com"], "text": "x", "priority": "high", "idempotency_key": "k1"},
+        format="json",
+    )
+    assert response.status_code == 202
+    message = Message.objects.get()
+    expected = dict(MessageSerializer(message).data)
+    assert expected.pop("attempts") == []
+    assert response.json() == json.loads(json.dumps(expected))
+
+
 def test_idempotency_key_returns_the_first_message_with_200(sending_api):
     body = {"to": ["b@example.com"], "text": "x", "idempotency_key": "reset-77"}
     first = sending_api.post(f"{BASE}/acme/messages", body, format="json")
@@ -310,6 +326,16 @@ def test_idempotency_key_returns_the_first_message_with_200(sending_api):
         ({"to": ["b@example.com"], "text": "x", "priority": "urgent"}, "priority"),
         ({"to": ["b@example.com"], "text": "x", "attachments": [{"filename": "a"}]}, "attachments"),
         ({"to": ["b@example.com"]}, "text"),
+        ({"to": ["b@example.com"], "text": ""}, "text"),
+        ({"to": [42], "text": "x"}, "to"),
+        ({"to": ["b@example.com"], "text": "x", "subject": 7}, "subject"),
+        ({"to": ["b@example.com"], "text": "x", "from": ["a@acme.example"]}, "from"),
+        ({"to": ["b@example.com"], "text": "x", "headers": "X-A: 1"}, "headers"),
+        ({"to": ["b@example.com"], "text": "x", "headers": {"X-A": 1}}, "headers"),
+        ({"to": ["b@example.com"], "text": "x", "attachments": "a.pdf"}, "attachments"),
+        ({"to": ["b@example.com"], "text": "x", "idempotency_key": "k" * 201}, "idempotency_key"),
+        ({"to": ["b@example.com"], "text": "x", "send_at": 1700000000}, "send_at"),
+        ([{"to": ["b@example.com"], "text": "x"}], "non_field_errors"),
     ],
 )
 def test_bad_messages_are_400_naming_the_field(sending_api, body, field):
