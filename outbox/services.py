@@ -39,6 +39,7 @@ def enqueue_message(
         # A concurrent request with the same idempotency key won the race.
         if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):
             return first, False
+        _refuse_if_server_gone([message])
         raise
     from .tasks import MAX_COUNTDOWN_SECONDS, deliver, deliver_server, wake
 
@@ -49,6 +50,18 @@ def enqueue_message(
         # Scheduled mail: a wake-up at its time when that is soon; the sweep otherwise.
         wake(deliver, str(message.id), countdown=later)
     return message, True
+
+
+def _refuse_if_server_gone(messages: list[Message]) -> None:
+    """A server deleted between choosing it and storing the mail: say so, not a 500."""
+    wanted = {m.server_id: m.server_name for m in messages}
+    present = set(ServerConfig.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+    if gone := [name for pk, name in wanted.items() if pk not in present]:
+        raise MessageRejected(
+            f"Server '{gone[0]}' was deleted while this mail was being queued, so nothing was "
+            "queued. Send it again (naming another server if it is not coming back).",
+            field="server",
+        )
 
 
 def send_message(tenant: Tenant, **kwargs) -> Message:
@@ -97,8 +110,20 @@ def send_messages(tenant: Tenant, items: list[dict]) -> list[Message]:
             earlier[key] = message  # a key repeated inside the batch is one message too
         fresh.append(message)
         result.append(message)
+    try:
+        with transaction.atomic():
+            Message.objects.bulk_create(fresh)
+    except IntegrityError:
+        _refuse_if_server_gone(fresh)
+        if keys:
+            raise BatchRejected(
+                {},
+                "Another request queued messages with some of these idempotency keys at the "
+                "same moment, so nothing was queued. Send the batch again: keys already queued "
+                "come back as the earlier messages.",
+            ) from None
+        raise
     with transaction.atomic():
-        Message.objects.bulk_create(fresh)
         from .tasks import deliver_server, wake
 
         for server_id in {m.server_id for m in fresh}:

@@ -129,3 +129,28 @@ def relay_settings_for_port(port):
         "security": "none",
         "default_from": "app@globex.example",
     }
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+@pytest.mark.django_db(transaction=True)  # foreign keys are checked at commit, as in production
+def test_a_server_deleted_while_mail_is_queued_is_a_clear_refusal(relay, monkeypatch, bulk):
+    """The race of a send and a delete: the server was found, then went before the INSERT."""
+    from outbox import services
+    from servers.models import ServerConfig
+
+    real_build = services.build_message
+
+    def build_then_delete(*args, **kwargs):
+        message = real_build(*args, **kwargs)
+        ServerConfig.objects.filter(pk=relay.pk).delete()
+        return message
+
+    monkeypatch.setattr(services, "build_message", build_then_delete)
+    with pytest.raises(MessageRejected) as refused:
+        if bulk:
+            services.send_messages(relay.tenant, [{"to": ["b@example.com"], "text": "x"}])
+        else:
+            services.send_message(relay.tenant, to=["b@example.com"], text="x")
+    assert refused.value.field == "server"
+    assert "was deleted while this mail was being queued" in refused.value.message
+    assert not Message.objects.exists()
