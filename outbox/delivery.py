@@ -392,8 +392,12 @@ def due_servers() -> list[int | None]:
     return list(due.values_list("server_id", flat=True).distinct())
 
 
-def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
+def deliver_for_server(server_id: int | None, *, max_batches: int = 50, on_backlog=None):
     """Deliver one server's due mail within its limits.
+
+    `on_backlog()` is called once if the first batch comes back full: there is more mail
+    than one connection should carry alone, so the caller can ask another worker to join
+    (up to the server's max_connections, which every run respects).
 
     Returns (retries as (id, delay), seconds after which to look again, or None when its
     due mail is done). A server at max_connections or out of rate budget leaves its mail for
@@ -420,6 +424,9 @@ def deliver_for_server(server_id: int | None, *, max_batches: int = 50):
             limits.give_back(granted - len(batch))
             if not batch:
                 break
+            if on_backlog is not None and len(batch) == BATCH_SIZE:
+                on_backlog()
+                on_backlog = None
             retries.extend(deliver_batch(batch, breaker=breaker))
             limits.renew_slot()
             if breaker.wait() is not None:

@@ -67,7 +67,11 @@ def deliver_server(server_id: int) -> None:
 
 def _deliver_server(server_id: int) -> None:
     woken(server_id)  # before claiming: mail committed after this wakes a run of its own
-    retries, wait = delivery.deliver_for_server(server_id)
+
+    def helper() -> None:  # a backlog: one more worker may take a connection of its own
+        wake(deliver_server, server_id)
+
+    retries, wait = delivery.deliver_for_server(server_id, on_backlog=helper)
     _schedule(retries)
     if wait is not None and first_wake(server_id, wait):
         deliver_server.apply_async(args=[server_id], countdown=wait)

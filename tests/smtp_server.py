@@ -29,6 +29,7 @@ class Received:
     content: bytes
     mail_options: list[str]
     at: float = field(default_factory=time.monotonic)
+    peer: tuple = ()  # the client's (address, port): one per connection
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Handler:
                     list(envelope.rcpt_tos),
                     envelope.original_content or envelope.content,
                     list(envelope.mail_options),
+                    peer=tuple(session.peer),
                 )
             )
             number = len(self.received)

@@ -162,3 +162,44 @@ def test_a_burst_publishes_one_wake_up_until_a_run_starts(
     with django_capture_on_commit_callbacks(execute=True):
         send_message(relay.tenant, to=["late@example.com"], text="x")
     assert len(queued_wake_ups()) == 2  # mail after the run began wakes a run of its own
+
+
+def overlapping_connections(received) -> int:
+    """The most connections that were carrying mail at the same moment."""
+    spans: dict[tuple, list[float]] = {}
+    for message in received:
+        first, last = spans.setdefault(message.peer, [message.at, message.at])
+        spans[message.peer] = [min(first, message.at), max(last, message.at)]
+    edges = sorted([(a, 1) for a, _ in spans.values()] + [(b, -1) for _, b in spans.values()])
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("max_connections, together", [(1, 1), (4, 2)])
+def test_a_backlog_is_shared_by_the_workers_up_to_max_connections(
+    tmp_path, tenant, make_smtp_server, max_connections, together
+):
+    from outbox.tasks import deliver_server
+
+    sink = make_smtp_server()
+    server = save_server(tenant, relay_settings(sink, max_connections=max_connections))
+    for first in range(0, 1500, 500):
+        send_messages(
+            tenant, [{"to": [f"u{i}@x.example"], "text": "x"} for i in range(first, first + 500)]
+        )
+    # One wake-up for the whole backlog, sent once both workers are up (they start in turn).
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    with celery_worker(tmp_path, concurrency=1), celery_worker(tmp_path, concurrency=1):
+        deliver_server.delay(server.pk)
+        wait_until(
+            lambda: Message.objects.filter(status=MessageStatus.SENT).count() == 1500,
+            timeout=90,
+            what="1500 messages sent",
+        )
+    assert len(sink.handler_obj.received) == 1500
+    assert overlapping_connections(sink.handler_obj.received) == together

@@ -117,33 +117,33 @@ class DropsThirdData(Handler):
         return await super().handle_DATA(server, session, envelope)
 
 
-def test_a_dropped_connection_ends_the_batch_and_leaves_the_rest_unsent():
-    controller = start_server(handler=DropsThirdData())
-    items = [("app@acme.example", [f"u{i}@example.com"], raw(i)) for i in range(6)]
+def send_until_closed(handler: Handler, count: int) -> list:
+    """Send `count` messages to a server that ends the connection part way; the outcomes."""
+    controller = start_server(handler=handler)
+    items = [("app@acme.example", [f"u{i}@example.com"], raw(i)) for i in range(count)]
     try:
         with transport_for(server_for(controller)) as transport:
             outcomes = list(transport.send_many(items))
             assert transport.connection is None
     finally:
         controller.stop()
+    return outcomes
+
+
+def test_a_dropped_connection_ends_the_batch_and_leaves_the_rest_unsent():
+    handler = DropsThirdData()
+    outcomes = send_until_closed(handler, 6)
     assert [i for i, _ in outcomes] == [0, 1, 2]
     assert isinstance(outcomes[0][1], SendResult) and isinstance(outcomes[1][1], SendResult)
     err = outcomes[2][1]
     assert isinstance(err, TransportError) and err.retryable
     assert "closed the connection" in err.message
-    assert len(controller.handler_obj.received) == 2
+    assert len(handler.received) == 2
 
 
 def test_a_server_saying_421_is_taken_as_closing():
     handler = Handler(rcpt_replies={"u1@example.com": "421 4.3.2 Shutting down"})
-    controller = start_server(handler=handler)
-    items = [("app@acme.example", [f"u{i}@example.com"], raw(i)) for i in range(4)]
-    try:
-        with transport_for(server_for(controller)) as transport:
-            outcomes = list(transport.send_many(items))
-            assert transport.connection is None
-    finally:
-        controller.stop()
+    outcomes = send_until_closed(handler, 4)
     assert [i for i, _ in outcomes] == [0, 1]
     assert isinstance(outcomes[1][1], RecipientsRefused) and outcomes[1][1].retryable
     assert [r.rcpt_tos for r in handler.received] == [["u0@example.com"]]
