@@ -4,7 +4,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from mailadmin.errors import BatchRejected, MessageRejected
-from mailadmin.hotpath import insert
+from mailadmin.hotpath import insert, insert_many
 from mailadmin.status import MessageStatus
 from servers.models import ServerConfig
 from tenants.models import Tenant
@@ -112,7 +112,7 @@ def send_messages(tenant: Tenant, items: list[dict]) -> list[Message]:
         result.append(message)
     try:
         with transaction.atomic():
-            Message.objects.bulk_create(fresh)
+            insert_many(fresh)
     except IntegrityError:
         _refuse_if_server_gone(fresh)
         if keys:

@@ -154,3 +154,43 @@ def test_a_server_deleted_while_mail_is_queued_is_a_clear_refusal(relay, monkeyp
     assert refused.value.field == "server"
     assert "was deleted while this mail was being queued" in refused.value.message
     assert not Message.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_racing_another_request_on_an_idempotency_key_is_a_clear_refusal(
+    relay, monkeypatch
+):
+    """Another request stores the same key between this batch's check and its INSERT."""
+    import threading
+
+    from django.db import connection
+
+    from mailadmin.errors import BatchRejected
+    from outbox import services
+
+    real_insert = services.insert_many
+
+    def other_request_first(messages):
+        def other():
+            try:
+                send_message(relay.tenant, to=["o@example.com"], text="x", idempotency_key="k1")
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+        real_insert(messages)
+
+    monkeypatch.setattr(services, "insert_many", other_request_first)
+    batch = [
+        {"to": ["a@example.com"], "text": "x", "idempotency_key": "k1"},
+        {"to": ["b@example.com"], "text": "x", "idempotency_key": "k2"},
+    ]
+    with pytest.raises(BatchRejected) as refused:
+        services.send_messages(relay.tenant, batch)
+    assert "Send the batch again" in refused.value.message
+    assert list(Message.objects.values_list("to", flat=True)) == [["o@example.com"]]
+    monkeypatch.setattr(services, "insert_many", real_insert)
+    again = services.send_messages(relay.tenant, batch)  # the retry the refusal asks for
+    assert again[0].to == ["o@example.com"] and Message.objects.count() == 2
