@@ -123,11 +123,10 @@ def send_messages(tenant: Tenant, items: list[dict]) -> list[Message]:
                 "come back as the earlier messages.",
             ) from None
         raise
-    with transaction.atomic():
-        from .tasks import deliver_server, wake
+    from .tasks import deliver_server, wake
 
-        for server_id in {m.server_id for m in fresh}:
-            wake(deliver_server, server_id, server_id=server_id)
+    for server_id in {m.server_id for m in fresh}:
+        wake(deliver_server, server_id, server_id=server_id)
     return result
 
 

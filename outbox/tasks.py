@@ -1,5 +1,6 @@
 """Thin Celery tasks: they take ids and call the delivery engine."""
 
+import contextlib
 import logging
 
 from celery import shared_task
@@ -31,6 +32,9 @@ def wake(task, *args, countdown: float | None = None, server_id: int | None = No
                 return
             task.apply_async(args=args, countdown=countdown)
         except Exception as err:  # noqa: BLE001 - any broker failure; the sweep covers it
+            if server_id is not None:
+                with contextlib.suppress(Exception):
+                    woken(server_id)  # not pending after all: let the next mail try again
             log.warning(
                 "wake-up %s%s not sent (%s); the sweep will deliver",
                 task.name,

@@ -54,13 +54,20 @@ def counts() -> dict:
 def test_a_broker_that_is_down_loses_no_message_and_raises_nothing(
     relay, monkeypatch, django_capture_on_commit_callbacks
 ):
-    def broker_down(*args):
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    publishes = []
+
+    def broker_down(*args, **kwargs):
+        publishes.append(kwargs.get("args"))
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.deliver, "delay", broker_down)
-    with django_capture_on_commit_callbacks(execute=True):
-        message = send_message(relay.tenant, to=["bob@example.com"], text="x")
-    assert Message.objects.get(pk=message.pk).status == MessageStatus.QUEUED
+    monkeypatch.setattr(tasks.deliver_server, "apply_async", broker_down)
+    for to in ("bob@example.com", "carol@example.com"):
+        with django_capture_on_commit_callbacks(execute=True):
+            send_message(relay.tenant, to=[to], text="x")
+    assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.QUEUED}
+    # The failed wake-up is not left pending: the next message tried to publish again.
+    assert publishes == [(relay.pk,), (relay.pk,)]
 
 
 @pytest.mark.worker
