@@ -436,3 +436,23 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+
+
+def test_a_send_never_reaches_another_tenants_server_by_name_or_as_default(
+    tenant, other_tenant, smtp_server
+):
+    b = api_client(other_tenant, "admin")
+    b.post(f"{BASE}/globex/servers", server_body(smtp_server.port, name="ONLY_B"), format="json")
+    assert ServerConfig.objects.get(tenant=other_tenant).is_default  # B's first: its default
+    a = api_client(tenant, "sender")
+    named = a.post(
+        f"{BASE}/acme/messages",
+        {"to": ["x@y.example"], "text": "x", "server": "ONLY_B"},
+        format="json",
+    )
+    assert named.status_code == 400
+    assert "No server named 'ONLY_B' in this tenant" in named.json()["errors"]["server"][0]
+    default = a.post(f"{BASE}/acme/messages", {"to": ["x@y.example"], "text": "x"}, format="json")
+    assert default.status_code == 400
+    assert "no default server" in default.json()["detail"]
+    assert not Message.objects.exists()
