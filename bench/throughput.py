@@ -286,6 +286,27 @@ def rest_figures(port: int, key: str, connections: int, seconds: int = 10) -> tu
     return rate, float(p50[: -len(unit)]) * scale[unit]
 
 
+def rest_batch_rate(port: int, key: str, n: int, per_call: int = 1000) -> float:
+    """Messages a second through POST .../messages/batch, one caller, `per_call` at a time."""
+    import requests
+
+    session = requests.Session()
+    session.trust_env = False
+    session.headers["Authorization"] = f"Bearer {key}"
+    url = f"http://127.0.0.1:{port}/api/v1/tenants/bench/messages/batch"
+    body = sample_message().decode().split("\r\n\r\n", 1)[1]
+    start = time.perf_counter()
+    for first in range(0, n, per_call):
+        count = min(per_call, n - first)
+        items = [
+            {"to": [f"user{first + i}@bench.example"], "subject": "benchmark", "text": body}
+            for i in range(count)
+        ]
+        response = session.post(url, json={"messages": items}, timeout=120)
+        response.raise_for_status()
+    return n / (time.perf_counter() - start)
+
+
 def settle(quiet: float = 1.0) -> None:
     """Wait until gunicorn has answered the requests wrk left in its backlog."""
     from outbox.models import Message
@@ -430,6 +451,12 @@ def main() -> None:
                             f"connections: {rate:,.0f} req/s (target ≥400), p50 {p50:.1f} ms "
                             "(target ≤15)"
                         )
+                if "rest" in stages:
+                    reset(port)
+                    rate = rest_batch_rate(web_port, key, args.n)
+                    lines.append(
+                        f"REST POST .../messages/batch, 1,000 a call, one caller: {rate:,.0f} msg/s"
+                    )
                 if "latency" in stages:
                     reset(port)
                     workers = start_workers(1, 1)
