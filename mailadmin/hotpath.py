@@ -56,7 +56,8 @@ def instance(model: type[Model], values) -> Model:
 
 def fetch_row(sql: str, params: list, *models: type[Model]) -> tuple[Model, ...] | None:
     """Run `sql`, whose select list is `columns(m, …)` of each model in turn; the first row
-    as one instance per model, or None."""
+    as one instance per model, or None. A model whose columns are all NULL (a LEFT JOIN that
+    matched nothing) comes back as None."""
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -65,7 +66,9 @@ def fetch_row(sql: str, params: list, *models: type[Model]) -> tuple[Model, ...]
     result, start = [], 0
     for model in models:
         width = len(_fields(model))
-        result.append(instance(model, row[start : start + width]))
+        values = row[start : start + width]
+        matched = any(value is not None for value in values)
+        result.append(instance(model, values) if matched else None)
         start += width
     return tuple(result)
 

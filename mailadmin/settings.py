@@ -78,6 +78,8 @@ DATABASES = {
 # whole of an API call. Connections are kept, and checked before reuse after an error.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "mailadmin.postgresql"  # the same, a cheaper health check
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL plus a busy timeout avoid "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(

@@ -1,6 +1,7 @@
 from django.shortcuts import get_object_or_404
 from django.utils.dateparse import parse_datetime
 from rest_framework import serializers, status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
@@ -11,6 +12,7 @@ from tenants.api import Conflict, TenantAPIView
 from tenants.models import Role
 
 from . import intake, services
+from .sendkey import SendKeyAuthentication, found_servers
 from .models import Attempt, Message
 
 
@@ -66,6 +68,8 @@ def _messages(view):
 
 class MessageListView(TenantAPIView):
     write_role = Role.SENDER
+    # A send's key, tenant and server in one query (the API's busiest call).
+    authentication_classes = [SendKeyAuthentication, SessionAuthentication]
 
     def get(self, request, tenant):
         messages = _messages(self).defer("raw").prefetch_related("attempts")
@@ -88,7 +92,8 @@ class MessageListView(TenantAPIView):
 
     def post(self, request, tenant):
         fields = intake.message_fields(request.data)
-        message, created = services.enqueue_message(self.tenant, **fields)
+        servers = found_servers(request, self.tenant, fields.get("server") or None)
+        message, created = services.enqueue_message(self.tenant, servers=servers, **fields)
         if created:
             return Response(intake.accepted(message), status=status.HTTP_202_ACCEPTED)
         return Response(MessageSerializer(message).data, status=status.HTTP_200_OK)

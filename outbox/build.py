@@ -42,19 +42,26 @@ def _tenant_server(tenant: Tenant, where: str, value) -> ServerConfig | None:
     return server
 
 
-def resolve_server(tenant: Tenant, name: str | None) -> ServerConfig:
-    if name:
-        server = _tenant_server(tenant, "s.name = %s", name)
-        if server is None:
+NOT_LOOKED_UP = object()
+
+
+def resolve_server(tenant: Tenant, name: str | None, found=NOT_LOOKED_UP) -> ServerConfig:
+    """The tenant's server called `name` (its default when None), if mail may go through it.
+
+    `found` is the row when the caller has looked it up already (None: there is none).
+    """
+    server = found
+    if server is NOT_LOOKED_UP:
+        where, value = ("s.name = %s", name) if name else ("s.is_default = %s", True)
+        server = _tenant_server(tenant, where, value)
+    if server is None:
+        if name:
             raise MessageRejected(f"No server named '{name}' in this tenant.", field="server")
-    else:
-        server = _tenant_server(tenant, "s.is_default = %s", True)
-        if server is None:
-            raise MessageRejected(
-                "This tenant has no default server. Create a server (the first one becomes "
-                "the default) or name one in 'server'.",
-                field="server",
-            )
+        raise MessageRejected(
+            "This tenant has no default server. Create a server (the first one becomes "
+            "the default) or name one in 'server'.",
+            field="server",
+        )
     if not server.active:
         raise MessageRejected(
             f"Server '{server.name}' is inactive. Activate it or send through another server.",
@@ -189,12 +196,13 @@ def build_message(
     expires_at=None,
     servers: dict | None = None,
 ) -> Message:
-    """Everything but saving. `servers` caches resolved servers across a bulk call."""
-    config = servers.get(server) if servers is not None and server in servers else None
-    if config is None:
-        config = resolve_server(tenant, server)
-        if servers is not None:
-            servers[server] = config
+    """Everything but saving. `servers` holds servers looked up already, by the name asked
+    for (None for the default), and keeps them across a bulk call."""
+    server = server or None
+    known = servers.get(server, NOT_LOOKED_UP) if servers is not None else NOT_LOOKED_UP
+    config = resolve_server(tenant, server, known)
+    if servers is not None:
+        servers[server] = config
     utf8 = config.allow_utf8
     to_list = _addresses("to", to, allow_utf8=utf8)
     cc_list = _addresses("cc", cc, allow_utf8=utf8)

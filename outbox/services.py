@@ -22,8 +22,9 @@ def enqueue_message(
 ) -> tuple[Message, bool]:
     """Validate, render and store one message; wake a worker after commit.
 
-    `fields` are build_message's. Returns (message, created): a repeated idempotency key
-    returns the first message and sends nothing.
+    `fields` are build_message's (`servers` included: a server the caller looked up
+    already). Returns (message, created): a repeated idempotency key returns the first
+    message and sends nothing.
     """
     if idempotency_key and (first := _first_with_key(tenant, idempotency_key)):
         return first, False

@@ -420,6 +420,46 @@ def test_a_key_of_tenant_a_gets_404_on_every_object_of_tenant_b(tenant, other_te
     assert ServerConfig.objects.filter(tenant=other_tenant).count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_send_is_two_statements_key_tenant_and_server_in_one(
+    tenant, smtp_server, django_assert_num_queries
+):
+    api = api_client(tenant, "sender")
+    admin = api_client(tenant, "admin")
+    admin.post(f"{BASE}/acme/servers", server_body(smtp_server.port), format="json")
+    admin.post(f"{BASE}/acme/servers", server_body(smtp_server.port, name="B"), format="json")
+    body = {"to": ["x@y.example"], "text": "x"}
+    assert api.post(f"{BASE}/acme/messages", body, format="json").status_code == 202  # warm
+    for server in (None, "B", " B "):  # the default, and one by name (trimmed as the parser)
+        with django_assert_num_queries(2):  # the key with its tenant and server; the INSERT
+            sent = api.post(f"{BASE}/acme/messages", {**body, "server": server}, format="json")
+        assert sent.status_code == 202, sent.content
+        assert sent.json()["server"] == (server or "DEFAULT").strip()
+    ServerConfig.objects.filter(name="B").update(active=False)
+    inactive = api.post(f"{BASE}/acme/messages", {**body, "server": "B"}, format="json")
+    assert inactive.status_code == 400
+    assert "Server 'B' is inactive" in inactive.json()["errors"]["server"][0]
+    broken = api.post(f"{BASE}/acme/messages", data="{not", content_type="application/json")
+    assert broken.status_code == 400
+    assert "JSON" in broken.json()["detail"]
+    assert Message.objects.count() == 4
+
+
+def test_a_revoked_key_cannot_send(tenant, smtp_server):
+    from tenants.models import ApiKey
+    from tenants.services import revoke_api_key
+
+    client = api_client(tenant, "admin")
+    client.post(f"{BASE}/acme/servers", server_body(smtp_server.port), format="json")
+    revoke_api_key(ApiKey.objects.get())
+    body = {"to": ["x@y.example"], "text": "x"}
+    for server in (None, "DEFAULT"):
+        response = client.post(f"{BASE}/acme/messages", {**body, "server": server}, format="json")
+        assert response.status_code == 401
+        assert "Unknown or revoked API key" in response.json()["detail"]
+    assert not Message.objects.exists()
+
+
 def test_a_revoked_key_is_refused(tenant):
     from tenants.models import ApiKey
     from tenants.services import revoke_api_key
