@@ -12,8 +12,8 @@ from tenants.api import Conflict, TenantAPIView
 from tenants.models import Role
 
 from . import intake, services
-from .sendkey import SendKeyAuthentication, found_servers
 from .models import Attempt, Message
+from .sendkey import SendKeyAuthentication, found_servers
 
 
 class AttemptSerializer(serializers.ModelSerializer):
