@@ -54,11 +54,18 @@ def instance(model: type[Model], values) -> Model:
     return model.from_db(db.alias, [f.attname for f in _fields(model)], converted)
 
 
+def _cursor():
+    """A cursor for fixed statements: prepared once per connection where the backend can."""
+    db = _real(connection)
+    statement_cursor = getattr(db, "statement_cursor", None)
+    return statement_cursor() if statement_cursor else db.cursor()
+
+
 def fetch_row(sql: str, params: list, *models: type[Model]) -> tuple[Model, ...] | None:
     """Run `sql`, whose select list is `columns(m, …)` of each model in turn; the first row
     as one instance per model, or None. A model whose columns are all NULL (a LEFT JOIN that
     matched nothing) comes back as None."""
-    with connection.cursor() as cursor:
+    with _cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -95,12 +102,12 @@ def insert_many(objs: list[Model]) -> None:
     # Names come from the model, every value is a parameter: no injection (S608).
     sql = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
     if len(rows) == 1:
-        with connection.cursor() as cursor:
+        with _cursor() as cursor:
             cursor.execute(sql, rows[0])
     else:
         # All rows or none; and psycopg's executemany (a pipeline) leaves the connection
         # unusable after an error outside a transaction, but not inside one.
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), _cursor() as cursor:
             cursor.executemany(sql, rows)
     for obj in objs:
         obj._state.adding = False

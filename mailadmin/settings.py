@@ -79,7 +79,11 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=300)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "mailadmin.postgresql"  # the same, a cheaper health check
+    DATABASES["default"]["ENGINE"] = "mailadmin.postgresql"  # see its docstring
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        # Only the fixed statements of mailadmin.hotpath are prepared (at first use); the
+        # ORM binds on the client and never prepares.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 0
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share one file: WAL plus a busy timeout avoid "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(

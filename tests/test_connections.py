@@ -58,3 +58,31 @@ def test_a_connection_the_server_terminated_is_replaced_before_use():
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != pid
+
+
+def prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_send_path_statements_are_prepared_once_and_the_orm_s_are_not(tenant):
+    from outbox.models import Message
+    from servers.services import save_server
+    from tenants.models import ApiKey
+
+    from .conftest import api_client
+
+    save_server(tenant, {"name": "S", "host": "127.0.0.1", "port": 25, "security": "none"})
+    client = api_client(tenant, "sender")
+    body = {"to": ["x@y.example"], "text": "x", "from": "a@acme.example"}
+    for _ in range(3):
+        response = client.post("/api/v1/tenants/acme/messages", body, format="json")
+        assert response.status_code == 202, response.content
+    assert list(ApiKey.objects.filter(tenant=tenant)) and Message.objects.count() == 3
+    statements = prepared_statements()
+    # The key lookup (with its tenant and server) and the INSERT: once each, reused.
+    assert sum(f"FROM {ApiKey._meta.db_table} k JOIN" in s for s in statements) == 1
+    assert sum(s.startswith(f'INSERT INTO "{Message._meta.db_table}"') for s in statements) == 1
+    # ORM queries keep Django's client-side binding: nothing of theirs is prepared.
+    assert not [s for s in statements if "SELECT" in s and " k JOIN " not in s]
