@@ -2,6 +2,7 @@
 
 import contextlib
 import logging
+import math
 
 from celery import shared_task
 from django.db import transaction
@@ -51,9 +52,21 @@ MAX_COUNTDOWN_SECONDS = 300
 
 
 def _schedule(retries: list[tuple[str, float]]) -> None:
+    """Wake-ups for retries: one per second of delay, not one per message.
+
+    A run delivers all of its server's due mail, so one wake-up at the latest delay of each
+    second covers the rest of that second (mail failed over is due at once: one wake-up for
+    the lot). It is given the id of that latest message, which no earlier run can have taken
+    without taking the others too.
+    """
+    latest: dict[int, tuple[float, str]] = {}
     for message_id, delay in retries:
         if delay <= MAX_COUNTDOWN_SECONDS:
-            deliver.apply_async(args=[message_id], countdown=delay)
+            second = math.ceil(delay)
+            if second not in latest or delay >= latest[second][0]:
+                latest[second] = (delay, message_id)
+    for delay, message_id in latest.values():
+        deliver.apply_async(args=[message_id], countdown=delay)
 
 
 @shared_task(acks_late=True)

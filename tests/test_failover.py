@@ -46,6 +46,37 @@ def test_a_whole_batch_fails_over_when_the_primary_is_down(primary_down_with_fal
     assert len(backup.handler_obj.received) == 5
 
 
+def test_a_batch_failing_over_costs_one_wake_up_not_one_per_message(
+    primary_down_with_fallback, monkeypatch
+):
+    from outbox import tasks
+
+    primary, backup = primary_down_with_fallback
+    send_messages(primary.tenant, [{"to": [f"u{i}@example.com"], "text": "x"} for i in range(20)])
+    published = []
+    monkeypatch.setattr(
+        tasks.deliver, "apply_async", lambda args, countdown: published.append((args, countdown))
+    )
+    retries, _ = delivery.deliver_for_server(primary.pk)
+    assert len(retries) == 20 and {delay for _, delay in retries} == {0.0}
+    tasks._schedule(retries)
+    assert len(published) == 1 and published[0][1] == 0.0
+    tasks.deliver(*published[0][0])  # the one wake-up sends all twenty through BACKUP
+    assert Message.objects.filter(status=MessageStatus.SENT, server_name="BACKUP").count() == 20
+    assert len(backup.handler_obj.received) == 20
+
+
+def test_retries_wake_once_per_second_at_the_latest_message_of_that_second(monkeypatch):
+    from outbox import tasks
+
+    published = []
+    monkeypatch.setattr(
+        tasks.deliver, "apply_async", lambda args, countdown: published.append((args, countdown))
+    )
+    tasks._schedule([("a", 2.2), ("b", 2.7), ("c", 2.4), ("d", 31.0), ("e", 30.5), ("f", 9999)])
+    assert sorted(published, key=lambda p: p[1]) == [(["b"], 2.7), (["d"], 31.0)]
+
+
 def test_a_permanent_failure_does_not_fail_over(tenant, make_smtp_server):
     primary, backup = make_smtp_server(), make_smtp_server()
     save_server(tenant, relay_settings(backup, name="BACKUP"))
