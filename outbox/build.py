@@ -25,15 +25,22 @@ from .models import Message
 _HEADER_NAME = re.compile(r"^[!-9;-~]+$")  # RFC 5322 field name: printable ASCII but ':'
 
 
+def server_match(name: str | None) -> tuple[str, object]:
+    """SQL condition on table `s` and its parameter: the server called `name`, or the
+    default when None (both unique in a tenant)."""
+    return ("s.name = %s", name) if name else ("s.is_default = %s", True)
+
+
 def _server_sql(where: str) -> str:
     # Plain SQL: this runs for every message sent over the API (see mailadmin.hotpath).
     return (
         f"SELECT {columns(ServerConfig, 's')} FROM {ServerConfig._meta.db_table} s "  # noqa: S608
-        f"WHERE s.tenant_id = %s AND {where} ORDER BY s.id LIMIT 1"
+        f"WHERE s.tenant_id = %s AND {where}"
     )
 
 
-def _tenant_server(tenant: Tenant, where: str, value) -> ServerConfig | None:
+def _tenant_server(tenant: Tenant, name: str | None) -> ServerConfig | None:
+    where, value = server_match(name)
     found = fetch_row(_server_sql(where), [tenant.pk, value], ServerConfig)
     if found is None:
         return None
@@ -52,8 +59,7 @@ def resolve_server(tenant: Tenant, name: str | None, found=NOT_LOOKED_UP) -> Ser
     """
     server = found
     if server is NOT_LOOKED_UP:
-        where, value = ("s.name = %s", name) if name else ("s.is_default = %s", True)
-        server = _tenant_server(tenant, where, value)
+        server = _tenant_server(tenant, name)
     if server is None:
         if name:
             raise MessageRejected(f"No server named '{name}' in this tenant.", field="server")

@@ -15,12 +15,13 @@ from servers.models import ServerConfig
 from tenants.auth import ApiKeyAuthentication
 from tenants.models import ApiKey, Tenant
 
+from .build import server_match
+
 UNNAMED = object()  # the body named no usable server name: the plain key lookup
 
 
 @cache
-def _sql(by_name: bool) -> str:
-    match = "s.name = %s" if by_name else "s.is_default = %s"
+def _sql(match: str) -> str:
     # Fixed text; the key hash and the server name are parameters (S608).
     return (
         f"SELECT {columns(ApiKey, 'k')}, {columns(Tenant, 't')}, "  # noqa: S608
@@ -49,9 +50,8 @@ class SendKeyAuthentication(ApiKeyAuthentication):
         name = requested_server(request.data) if request.method == "POST" else UNNAMED
         if name is UNNAMED:
             return super().find(request, key_hash)
-        found = fetch_row(
-            _sql(name is not None), [name or True, key_hash], ApiKey, Tenant, ServerConfig
-        )
+        match, value = server_match(name)
+        found = fetch_row(_sql(match), [value, key_hash], ApiKey, Tenant, ServerConfig)
         if found is None:
             return None
         key, tenant, server = found
