@@ -397,7 +397,8 @@ def deliver_for_server(server_id: int | None, *, max_batches: int = 50, on_backl
 
     `on_backlog()` is called once if the first batch comes back full: there is more mail
     than one connection should carry alone, so the caller can ask another worker to join
-    (up to the server's max_connections, which every run respects).
+    (up to the server's max_connections, which every run respects; never for a server of
+    one connection, where the helper could only find the slot taken).
 
     Returns (retries as (id, delay), seconds after which to look again, or None when its
     due mail is done). A server at max_connections or out of rate budget leaves its mail for
@@ -414,6 +415,8 @@ def deliver_for_server(server_id: int | None, *, max_batches: int = 50, on_backl
         # As many workers as the server allows are sending. They may be finishing just as
         # this mail came in, so look again shortly rather than leave it to the sweep.
         return [], SLOT_BUSY_RETRY_SECONDS
+    if server.max_connections <= 1:
+        on_backlog = None
     retries: list[tuple[str, float]] = []
     try:
         for _ in range(max_batches):

@@ -164,6 +164,21 @@ def test_a_burst_publishes_one_wake_up_until_a_run_starts(
     assert len(queued_wake_ups()) == 2  # mail after the run began wakes a run of its own
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("max_connections, helpers", [(1, 0), (2, 1)])
+def test_a_backlog_asks_for_a_helper_only_where_another_connection_is_allowed(
+    tenant, make_smtp_server, max_connections, helpers
+):
+    sink = make_smtp_server()
+    server = save_server(tenant, relay_settings(sink, max_connections=max_connections))
+    send_messages(tenant, [{"to": [f"u{i}@example.com"], "text": "x"} for i in range(150)])
+    asked = []
+    retries, wait = delivery.deliver_for_server(server.pk, on_backlog=lambda: asked.append(1))
+    assert (retries, wait) == ([], None)
+    assert len(asked) == helpers
+    assert Message.objects.filter(status=MessageStatus.SENT).count() == 150
+
+
 def overlapping_connections(received) -> int:
     """The most connections that were carrying mail at the same moment."""
     spans: dict[tuple, list[float]] = {}
