@@ -6,8 +6,14 @@ each round trip to PostgreSQL is a sizeable part of the call (see mailadmin.hotp
 here the server rides along with the key: the one the body names, or the tenant's default.
 The server is only ever one of the key's own tenant (the join is on the key's tenant_id),
 and it is checked by resolve_server like any other before use.
+
+The server's name has to be read from the body before the key is known, so only a small
+JSON body is read that early: a caller without a valid key can never make the server parse
+more than PEEK_LIMIT bytes, and a body that is larger or does not parse takes the plain
+key lookup (its errors then come after authentication, as on every other endpoint).
 """
 
+import json
 from functools import cache
 
 from mailadmin.hotpath import columns, fetch_row
@@ -18,6 +24,7 @@ from tenants.models import ApiKey, Tenant
 from .build import server_match
 
 UNNAMED = object()  # the body named no usable server name: the plain key lookup
+PEEK_LIMIT = 64 * 1024  # a password reset is ~200 bytes; bigger mail pays one more query
 
 
 @cache
@@ -32,9 +39,23 @@ def _sql(match: str) -> str:
     )
 
 
-def requested_server(data):
-    """The server name a send body asks for (None: the default), or UNNAMED when it is not
-    a name at all (the parser then says what is wrong)."""
+def requested_server(request):
+    """The server name a small JSON send body asks for (None: the default), or UNNAMED
+    when the body is not one, or not a name at all (the parser then says what is wrong)."""
+    if request.method != "POST":
+        return UNNAMED
+    if request.META.get("CONTENT_TYPE", "").split(";")[0].strip() != "application/json":
+        return UNNAMED
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return UNNAMED
+    if not 0 < length <= PEEK_LIMIT:
+        return UNNAMED
+    try:
+        data = json.loads(request.body)
+    except (ValueError, RecursionError):  # not JSON (or absurdly nested): parsed later
+        return UNNAMED
     if not isinstance(data, dict):
         return UNNAMED
     name = data.get("server")
@@ -47,7 +68,7 @@ def requested_server(data):
 
 class SendKeyAuthentication(ApiKeyAuthentication):
     def find(self, request, key_hash):
-        name = requested_server(request.data) if request.method == "POST" else UNNAMED
+        name = requested_server(request)
         if name is UNNAMED:
             return super().find(request, key_hash)
         match, value = server_match(name)

@@ -10,6 +10,7 @@ from accounts.models import AuthAccount
 from mailadmin.status import MessageStatus
 from outbox import delivery
 from outbox.models import Message
+from outbox.sendkey import PEEK_LIMIT
 from servers.models import ServerConfig
 
 from .conftest import api_client
@@ -442,7 +443,22 @@ def test_a_send_is_two_statements_key_tenant_and_server_in_one(
     broken = api.post(f"{BASE}/acme/messages", data="{not", content_type="application/json")
     assert broken.status_code == 400
     assert "JSON" in broken.json()["detail"]
-    assert Message.objects.count() == 4
+    # A body too big to read before the key is known: the plain lookup, one query more.
+    big = {**body, "text": "x" * (PEEK_LIMIT + 1)}
+    with django_assert_num_queries(3):
+        assert api.post(f"{BASE}/acme/messages", big, format="json").status_code == 202
+    assert Message.objects.count() == 5
+
+
+def test_without_a_valid_key_a_send_body_is_never_parsed_first(tenant):
+    stranger = APIClient()
+    stranger.credentials(HTTP_AUTHORIZATION="Bearer ma_0000_nope")
+    for body in ("{not json", '{"to": ["x@y.example"], "text": "' + "x" * PEEK_LIMIT + '"'):
+        response = stranger.post(
+            f"{BASE}/acme/messages", data=body, content_type="application/json"
+        )
+        assert response.status_code == 401, response.content
+        assert "Unknown or revoked API key" in response.json()["detail"]
 
 
 def test_a_revoked_key_cannot_send(tenant, smtp_server):
